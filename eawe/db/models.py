@@ -1,0 +1,367 @@
+"""SQLAlchemy models of the tables ``schema.prisma`` defines.
+
+Prisma owns the schema; these classes map the same tables (PascalCase table names,
+camelCase columns) with snake_case Python attributes. ``tests/db/test_models_match.py``
+fails when this file and the migrated database disagree.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from eawe.db.ids import new_id
+
+__all__ = [
+    "ApiKey",
+    "AuditLog",
+    "Base",
+    "Credential",
+    "Document",
+    "HITLStatus",
+    "HITLTask",
+    "IndexingStatus",
+    "Role",
+    "RunStatus",
+    "Tenant",
+    "User",
+    "WorkflowDefinition",
+    "WorkflowDefinitionVersion",
+    "WorkflowRun",
+    "WorkflowStatus",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    """Naive UTC now: Prisma's ``DateTime`` is ``timestamp(3)`` without time zone, stored as UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Role(str, enum.Enum):
+    ADMINISTRATOR = "ADMINISTRATOR"
+    DESIGNER = "DESIGNER"
+    OPERATOR = "OPERATOR"
+
+
+class WorkflowStatus(str, enum.Enum):
+    DRAFT = "DRAFT"
+    ACTIVE = "ACTIVE"
+    ARCHIVED = "ARCHIVED"
+
+
+class RunStatus(str, enum.Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    PAUSED_FOR_APPROVAL = "PAUSED_FOR_APPROVAL"
+    PAUSED_WITH_ERROR = "PAUSED_WITH_ERROR"
+    CANCELLED = "CANCELLED"
+
+
+class HITLStatus(str, enum.Enum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    EDITED_AND_APPROVED = "EDITED_AND_APPROVED"
+    CANCELLED = "CANCELLED"
+
+
+class IndexingStatus(str, enum.Enum):
+    PENDING = "PENDING"
+    INDEXING = "INDEXING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+def _enum(py_enum: type[enum.Enum], name: str) -> Enum:
+    return Enum(py_enum, name=name, create_type=False, values_callable=lambda e: [m.value for m in e])
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData()
+
+
+# Column helpers: keep the Prisma type mapping in one place.
+def _id() -> Mapped[str]:
+    return mapped_column("id", Text, primary_key=True, default=new_id)
+
+
+def _ts(name: str, *, nullable: bool = False, now: bool = True, onupdate: bool = False) -> Any:
+    return mapped_column(
+        name,
+        DateTime(timezone=False),
+        nullable=nullable,
+        default=utcnow if now else None,
+        server_default=text("CURRENT_TIMESTAMP") if now and not onupdate else None,
+        onupdate=utcnow if onupdate else None,
+    )
+
+
+def _fk(name: str, target: str, *, nullable: bool = False) -> Any:
+    return mapped_column(name, Text, ForeignKey(target), nullable=nullable)
+
+
+class Tenant(Base):
+    __tablename__ = "Tenant"
+    __table_args__ = (Index("Tenant_name_key", "name", unique=True),)
+
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column("name", Text, nullable=False)
+    settings: Mapped[dict[str, Any]] = mapped_column(
+        "settings", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    created_at: Mapped[datetime] = _ts("createdAt")
+    updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
+
+
+class User(Base):
+    __tablename__ = "User"
+    __table_args__ = (Index("User_email_key", "email", unique=True), Index("User_tenantId_idx", "tenantId"))
+
+    id: Mapped[str] = _id()
+    email: Mapped[str] = mapped_column("email", Text, nullable=False)
+    name: Mapped[str | None] = mapped_column("name", Text)
+    password: Mapped[str] = mapped_column("password", Text, nullable=False)
+    role: Mapped[Role] = mapped_column(
+        "role", _enum(Role, "Role"), nullable=False, default=Role.OPERATOR, server_default=text("'OPERATOR'")
+    )
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    groups: Mapped[list[str]] = mapped_column(
+        "groups", ARRAY(Text), nullable=False, default=list, server_default=text("ARRAY[]::TEXT[]")
+    )
+    is_active: Mapped[bool] = mapped_column(
+        "isActive", Boolean, nullable=False, default=True, server_default=text("true")
+    )
+    created_at: Mapped[datetime] = _ts("createdAt")
+    updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
+
+
+class ApiKey(Base):
+    __tablename__ = "ApiKey"
+    __table_args__ = (Index("ApiKey_prefix_key", "prefix", unique=True), Index("ApiKey_tenantId_idx", "tenantId"))
+
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    user_id: Mapped[str] = _fk("userId", "User.id")
+    name: Mapped[str] = mapped_column("name", Text, nullable=False)
+    prefix: Mapped[str] = mapped_column("prefix", Text, nullable=False)
+    key_hash: Mapped[str] = mapped_column("keyHash", Text, nullable=False)
+    created_at: Mapped[datetime] = _ts("createdAt")
+    last_used_at: Mapped[datetime | None] = _ts("lastUsedAt", nullable=True, now=False)
+    revoked_at: Mapped[datetime | None] = _ts("revokedAt", nullable=True, now=False)
+
+
+class WorkflowDefinition(Base):
+    __tablename__ = "WorkflowDefinition"
+    __table_args__ = (Index("WorkflowDefinition_tenantId_status_idx", "tenantId", "status"),)
+
+    id: Mapped[str] = _id()
+    name: Mapped[str] = mapped_column("name", Text, nullable=False)
+    description: Mapped[str | None] = mapped_column("description", Text)
+    status: Mapped[WorkflowStatus] = mapped_column(
+        "status",
+        _enum(WorkflowStatus, "WorkflowStatus"),
+        nullable=False,
+        default=WorkflowStatus.DRAFT,
+        server_default=text("'DRAFT'"),
+    )
+    definition_graph: Mapped[dict[str, Any]] = mapped_column("definitionGraph", JSONB, nullable=False)
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    version: Mapped[int] = mapped_column("version", Integer, nullable=False, default=1, server_default=text("1"))
+    published_version: Mapped[int | None] = mapped_column("publishedVersion", Integer)
+    created_at: Mapped[datetime] = _ts("createdAt")
+    updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
+
+
+class WorkflowDefinitionVersion(Base):
+    __tablename__ = "WorkflowDefinitionVersion"
+    __table_args__ = (
+        Index("WorkflowDefinitionVersion_workflowDefinitionId_version_key", "workflowDefinitionId", "version", unique=True),
+        Index("WorkflowDefinitionVersion_tenantId_idx", "tenantId"),
+    )
+
+    id: Mapped[str] = _id()
+    workflow_definition_id: Mapped[str] = mapped_column(
+        "workflowDefinitionId", Text, ForeignKey("WorkflowDefinition.id", ondelete="CASCADE"), nullable=False
+    )
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    version: Mapped[int] = mapped_column("version", Integer, nullable=False)
+    definition_graph: Mapped[dict[str, Any]] = mapped_column("definitionGraph", JSONB, nullable=False)
+    graph_hash: Mapped[str] = mapped_column("graphHash", Text, nullable=False)
+    published_by_id: Mapped[str | None] = _fk("publishedById", "User.id", nullable=True)
+    published_at: Mapped[datetime] = _ts("publishedAt")
+
+
+class WorkflowRun(Base):
+    __tablename__ = "WorkflowRun"
+    __table_args__ = (
+        Index("WorkflowRun_tenantId_status_idx", "tenantId", "status"),
+        Index("WorkflowRun_status_leaseExpiresAt_idx", "status", "leaseExpiresAt"),
+    )
+
+    id: Mapped[str] = _id()
+    workflow_definition_id: Mapped[str] = _fk("workflowDefinitionId", "WorkflowDefinition.id")
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    status: Mapped[RunStatus] = mapped_column(
+        "status",
+        _enum(RunStatus, "RunStatus"),
+        nullable=False,
+        default=RunStatus.PENDING,
+        server_default=text("'PENDING'"),
+    )
+    payload: Mapped[Any | None] = mapped_column("payload", JSONB)
+    state: Mapped[Any | None] = mapped_column("state", JSONB)
+    started_at: Mapped[datetime | None] = _ts("startedAt", nullable=True, now=False)
+    completed_at: Mapped[datetime | None] = _ts("completedAt", nullable=True, now=False)
+    workflow_version: Mapped[int] = mapped_column(
+        "workflowVersion", Integer, nullable=False, default=1, server_default=text("1")
+    )
+    graph_hash: Mapped[str] = mapped_column("graphHash", Text, nullable=False, default="", server_default=text("''"))
+    started_by_id: Mapped[str | None] = _fk("startedById", "User.id", nullable=True)
+    input: Mapped[Any | None] = mapped_column("input", JSONB)
+    error: Mapped[Any | None] = mapped_column("error", JSONB)
+    lease_owner: Mapped[str | None] = mapped_column("leaseOwner", Text)
+    lease_expires_at: Mapped[datetime | None] = _ts("leaseExpiresAt", nullable=True, now=False)
+    attempts: Mapped[int] = mapped_column("attempts", Integer, nullable=False, default=0, server_default=text("0"))
+    cancel_requested: Mapped[bool] = mapped_column(
+        "cancelRequested", Boolean, nullable=False, default=False, server_default=text("false")
+    )
+    created_at: Mapped[datetime] = _ts("createdAt")
+    updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
+
+
+class HITLTask(Base):
+    __tablename__ = "HITLTask"
+    __table_args__ = (
+        Index("HITLTask_tenantId_status_idx", "tenantId", "status"),
+        Index("HITLTask_assignedToId_status_idx", "assignedToId", "status"),
+        Index("HITLTask_workflowRunId_idx", "workflowRunId"),
+    )
+
+    id: Mapped[str] = _id()
+    workflow_run_id: Mapped[str] = _fk("workflowRunId", "WorkflowRun.id")
+    assigned_to_id: Mapped[str] = _fk("assignedToId", "User.id")
+    status: Mapped[HITLStatus] = mapped_column(
+        "status",
+        _enum(HITLStatus, "HITLStatus"),
+        nullable=False,
+        default=HITLStatus.PENDING,
+        server_default=text("'PENDING'"),
+    )
+    task_data: Mapped[Any] = mapped_column("taskData", JSONB, nullable=False)
+    original_agent_output: Mapped[Any | None] = mapped_column("originalAgentOutput", JSONB)
+    human_corrected_output: Mapped[Any | None] = mapped_column("humanCorrectedOutput", JSONB)
+    rejection_reason: Mapped[str | None] = mapped_column("rejectionReason", Text)
+    created_at: Mapped[datetime] = _ts("createdAt")
+    resolved_at: Mapped[datetime | None] = _ts("resolvedAt", nullable=True, now=False)
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    node_id: Mapped[str] = mapped_column("nodeId", Text, nullable=False, default="", server_default=text("''"))
+    interrupt_id: Mapped[str | None] = mapped_column("interruptId", Text)
+    assigned_role: Mapped[Role | None] = mapped_column("assignedRole", _enum(Role, "Role"))
+    due_at: Mapped[datetime | None] = _ts("dueAt", nullable=True, now=False)
+    decided_by_id: Mapped[str | None] = _fk("decidedById", "User.id", nullable=True)
+    workflow_version: Mapped[int] = mapped_column(
+        "workflowVersion", Integer, nullable=False, default=1, server_default=text("1")
+    )
+
+
+class AuditLog(Base):
+    __tablename__ = "AuditLog"
+    __table_args__ = (
+        Index("AuditLog_tenantId_seq_key", "tenantId", "seq", unique=True),
+        Index("AuditLog_workflowRunId_idx", "workflowRunId"),
+    )
+
+    id: Mapped[str] = _id()
+    workflow_run_id: Mapped[str | None] = _fk("workflowRunId", "WorkflowRun.id", nullable=True)
+    actor_id: Mapped[str | None] = _fk("actorId", "User.id", nullable=True)
+    actor_type: Mapped[str] = mapped_column(
+        "actorType", Text, nullable=False, default="SYSTEM", server_default=text("'SYSTEM'")
+    )
+    action: Mapped[str] = mapped_column("action", Text, nullable=False)
+    details: Mapped[Any | None] = mapped_column("details", JSONB)
+    timestamp: Mapped[datetime] = _ts("timestamp")
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    seq: Mapped[int] = mapped_column("seq", BigInteger, nullable=False)
+    prev_hash: Mapped[str] = mapped_column("prevHash", Text, nullable=False)
+    hash: Mapped[str] = mapped_column("hash", Text, nullable=False)
+
+
+class Credential(Base):
+    __tablename__ = "Credential"
+    __table_args__ = (Index("Credential_tenantId_idx", "tenantId"),)
+
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    type: Mapped[str] = mapped_column("type", Text, nullable=False)
+    service_name: Mapped[str] = mapped_column("serviceName", Text, nullable=False)
+    encrypted_value: Mapped[str] = mapped_column("encryptedValue", Text, nullable=False)
+    name: Mapped[str] = mapped_column("name", Text, nullable=False, default="", server_default=text("''"))
+    key_version: Mapped[int] = mapped_column("keyVersion", Integer, nullable=False, default=1, server_default=text("1"))
+    updated_at: Mapped[datetime] = mapped_column(
+        "updatedAt",
+        DateTime(timezone=False),
+        nullable=False,
+        default=utcnow,
+        onupdate=utcnow,
+        server_default=text("CURRENT_TIMESTAMP"),
+    )
+    created_at: Mapped[datetime] = _ts("createdAt")
+
+
+class Document(Base):
+    __tablename__ = "Document"
+    __table_args__ = (
+        Index("Document_tenantId_sourceUri_key", "tenantId", "sourceUri", unique=True),
+        Index("Document_tenantId_status_idx", "tenantId", "status"),
+    )
+
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    source_uri: Mapped[str] = mapped_column("sourceUri", Text, nullable=False)
+    file_name: Mapped[str] = mapped_column("fileName", Text, nullable=False)
+    file_type: Mapped[str] = mapped_column("fileType", Text, nullable=False)
+    status: Mapped[IndexingStatus] = mapped_column(
+        "status",
+        _enum(IndexingStatus, "IndexingStatus"),
+        nullable=False,
+        default=IndexingStatus.PENDING,
+        server_default=text("'PENDING'"),
+    )
+    last_indexed: Mapped[datetime | None] = _ts("lastIndexed", nullable=True, now=False)
+    allowed_roles: Mapped[list[str]] = mapped_column(
+        "allowedRoles", ARRAY(Text), nullable=False, default=list, server_default=text("ARRAY[]::TEXT[]")
+    )
+    chunk_count: Mapped[int | None] = mapped_column("chunkCount", Integer)
+    error: Mapped[str | None] = mapped_column("error", Text)
+    author: Mapped[str | None] = mapped_column("author", Text)
+    created_at_source: Mapped[datetime | None] = _ts("createdAtSource", nullable=True, now=False)
+    size_bytes: Mapped[int | None] = mapped_column("sizeBytes", Integer)
+    content_sha256: Mapped[str | None] = mapped_column("contentSha256", Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        "updatedAt",
+        DateTime(timezone=False),
+        nullable=False,
+        default=utcnow,
+        onupdate=utcnow,
+        server_default=text("CURRENT_TIMESTAMP"),
+    )
+    created_at: Mapped[datetime] = _ts("createdAt")

@@ -1,0 +1,121 @@
+"""EAWE settings: one pydantic-settings class, built at startup and passed in.
+
+Nothing here is read at import time. ``Settings()`` reads the environment (and an
+optional ``.env``); callers hand the instance to whatever needs it.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Runtime configuration.
+
+    Unprefixed names (``DATABASE_URL``, ``QDRANT_URL``, ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``) are
+    accepted for the well-known services; everything else is ``EAWE_*``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="EAWE_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Field(default=Path(".eawe"), description="Local directory for embedded services and dev keys")
+
+    # --- relational store ---
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "EAWE_DATABASE_URL")
+    )
+    db_pool_size: int = 10
+
+    # --- vector store ---
+    qdrant_url: str | None = Field(default=None, validation_alias=AliasChoices("QDRANT_URL", "EAWE_QDRANT_URL"))
+    qdrant_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("QDRANT_API_KEY", "EAWE_QDRANT_API_KEY")
+    )
+    qdrant_path: Path | None = Field(default=None, description="Embedded engine path; default <data_dir>/qdrant")
+    qdrant_collection: str = "eawe_chunks"
+
+    # --- models ---
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "EAWE_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "EAWE_OPENAI_BASE_URL")
+    )
+    chat_model: str = "gpt-4o-mini"
+    embedding_model: str = "text-embedding-3-small"
+
+    # --- secrets ---
+    credential_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated 'version:base64key' pairs (32-byte AES keys); the highest version encrypts",
+    )
+    jwt_secret: SecretStr | None = None
+    jwt_issuer: str = "eawe"
+    jwt_audience: str = "eawe-api"
+    access_token_minutes: int = 30
+
+    # --- limits ---
+    max_request_bytes: int = 25 * 1024 * 1024
+    max_document_bytes: int = 20 * 1024 * 1024
+    page_size_max: int = 200
+    run_rate_limit_per_minute: int = 120
+
+    @field_validator("credential_keys")
+    @classmethod
+    def _keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _parse_keys(value.get_secret_value())  # raises with a clear message, never echoing the key
+        return value
+
+    @model_validator(mode="after")
+    def _production_requires_secrets(self) -> Settings:
+        if self.environment == "production":
+            missing = []
+            if self.credential_keys is None:
+                missing.append("EAWE_CREDENTIAL_KEYS")
+            if self.jwt_secret is None:
+                missing.append("EAWE_JWT_SECRET")
+            if self.database_url is None:
+                missing.append("DATABASE_URL")
+            if missing:
+                raise ValueError(f"production requires {', '.join(missing)} to be set")
+        return self
+
+    @property
+    def embedded_mode(self) -> bool:
+        """True when EAWE starts its own PostgreSQL (no DATABASE_URL)."""
+        return self.database_url is None
+
+    @property
+    def resolved_qdrant_path(self) -> Path:
+        return self.qdrant_path or (self.data_dir / "qdrant")
+
+    def parsed_credential_keys(self) -> dict[int, bytes]:
+        """The credential keys by version; empty when unset."""
+        if self.credential_keys is None:
+            return {}
+        return _parse_keys(self.credential_keys.get_secret_value())
+
+
+def _parse_keys(raw: str) -> dict[int, bytes]:
+    keys: dict[int, bytes] = {}
+    for index, part in enumerate(p for p in raw.split(",") if p.strip()):
+        version_text, sep, key_text = part.strip().partition(":")
+        if not sep or not version_text.isdigit():
+            raise ValueError(f"credential_keys entry {index}: expected 'version:base64key'")
+        try:
+            key = base64.b64decode(key_text, validate=True)
+        except ValueError as exc:
+            raise ValueError(f"credential_keys entry {index}: key is not valid base64") from exc
+        if len(key) != 32:
+            raise ValueError(f"credential_keys entry {index}: key must be 32 bytes for AES-256")
+        keys[int(version_text)] = key
+    return keys
