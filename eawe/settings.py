@@ -23,7 +23,9 @@ class Settings(BaseSettings):
     accepted for the well-known services; everything else is ``EAWE_*``.
     """
 
-    model_config = SettingsConfigDict(env_prefix="EAWE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="EAWE_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "test", "production"] = "development"
     data_dir: Path = Field(default=Path(".eawe"), description="Local directory for embedded services and dev keys")

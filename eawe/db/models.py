@@ -144,8 +144,8 @@ class User(Base):
         "role", _enum(Role, "Role"), nullable=False, default=Role.OPERATOR, server_default=text("'OPERATOR'")
     )
     tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
-    groups: Mapped[list[str]] = mapped_column(
-        "groups", ARRAY(Text), nullable=False, default=list, server_default=text("ARRAY[]::TEXT[]")
+    groups: Mapped[list[str] | None] = mapped_column(
+        "groups", ARRAY(Text), nullable=True, default=list, server_default=text("ARRAY[]::TEXT[]")
     )
     is_active: Mapped[bool] = mapped_column(
         "isActive", Boolean, nullable=False, default=True, server_default=text("true")
@@ -347,8 +347,8 @@ class Document(Base):
         server_default=text("'PENDING'"),
     )
     last_indexed: Mapped[datetime | None] = _ts("lastIndexed", nullable=True, now=False)
-    allowed_roles: Mapped[list[str]] = mapped_column(
-        "allowedRoles", ARRAY(Text), nullable=False, default=list, server_default=text("ARRAY[]::TEXT[]")
+    allowed_roles: Mapped[list[str] | None] = mapped_column(
+        "allowedRoles", ARRAY(Text), nullable=True, default=list, server_default=text("ARRAY[]::TEXT[]")
     )
     chunk_count: Mapped[int | None] = mapped_column("chunkCount", Integer)
     error: Mapped[str | None] = mapped_column("error", Text)
