@@ -1,0 +1,169 @@
+"""What a node gets besides the graph state: the run context and the node's own view of it.
+
+A :class:`RunContext` is built once per run (by the engine, the CLI or LangGraph Studio) and handed
+to LangGraph through ``context=``; LangGraph passes it to every node through ``Runtime``. Nothing a
+node needs is a module global: the tenant, the acting principal, the permission-filtered
+retriever, the chat model factory, credential access, the audit sink and the HTTP client all
+travel here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import httpx
+    from langchain_core.documents import Document
+    from langchain_core.language_models import BaseChatModel
+
+__all__ = [
+    "AuditSink",
+    "ChatModelFactory",
+    "CredentialReader",
+    "DocumentRetriever",
+    "NodeContext",
+    "Principal",
+    "RunContext",
+    "SecretScrubber",
+]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The user a run acts as: its groups filter retrieval, its id signs audit rows."""
+
+    user_id: str | None
+    email: str | None = None
+    role: str | None = None
+    groups: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class DocumentRetriever(Protocol):
+    """Anything that answers ``await ainvoke(query, k=...)`` with LangChain documents.
+
+    ``retrieval.PermissionedRetriever`` satisfies it; the filter on tenant and groups is baked into
+    the instance the engine builds for the run's principal, never taken from graph state.
+    """
+
+    async def ainvoke(self, query: str, k: int = ...) -> Sequence[Document]: ...
+
+
+class ChatModelFactory(Protocol):
+    """Builds chat models; ``is_local`` is True for the deterministic local model."""
+
+    @property
+    def is_local(self) -> bool: ...
+
+    @property
+    def default_model_name(self) -> str: ...
+
+    def __call__(self, *, model: str | None = None, temperature: float | None = None) -> BaseChatModel: ...
+
+
+class CredentialReader(Protocol):
+    """Reveals one of the tenant's stored credentials by id or name (not found → NotFoundError)."""
+
+    async def read_secret(self, name_or_id: str) -> str: ...
+
+
+AuditSink = Callable[[str, dict[str, Any]], Awaitable[None]]
+"""``await audit(action, details)``: one AuditLog row with actor type AGENT for the current run."""
+
+
+class SecretScrubber:
+    """Remembers the secrets revealed during a run so error texts can be cleaned before storage."""
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+
+    def add(self, secret: str) -> None:
+        if len(secret) >= 4:  # shorter strings would scrub ordinary words
+            self._secrets.add(secret)
+
+    def scrub(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, "[REDACTED]")
+        return text
+
+
+@dataclass
+class RunContext:
+    """Per-run dependencies, passed to LangGraph as ``context=``.
+
+    Attributes:
+        tenant_id: The tenant every lookup is scoped to.
+        principal: The user the run acts as.
+        chat_models: Factory for chat models (OpenAI-compatible or the deterministic local one).
+        retriever: The permission-filtered retriever built for ``principal``; None when the
+            deployment has no document store (a ``retrieve`` node then fails with a clear error).
+        credentials: Access to the tenant's stored credentials.
+        audit: Sink for agent-level audit rows; None outside the engine.
+        http: Shared HTTP client for ``tool`` nodes; None means "create one per call".
+        run_id: The WorkflowRun id (= LangGraph thread id) when run by the engine.
+        workflow_id: The WorkflowDefinition id, when known.
+        workflow_version: The pinned definition version, when known.
+    """
+
+    tenant_id: str
+    principal: Principal
+    chat_models: ChatModelFactory
+    retriever: DocumentRetriever | None = None
+    credentials: CredentialReader | None = None
+    audit: AuditSink | None = None
+    http: httpx.AsyncClient | None = None
+    run_id: str | None = None
+    workflow_id: str | None = None
+    workflow_version: int | None = None
+    scrubber: SecretScrubber = field(default_factory=SecretScrubber)
+
+
+@dataclass(frozen=True)
+class NodeContext:
+    """One node's view of the run: the run context plus its own id and compile-time resources."""
+
+    node_id: str
+    run: RunContext
+    prepared: Any = None
+    write_stream: Callable[[Any], None] | None = None
+
+    @property
+    def tenant_id(self) -> str:
+        return self.run.tenant_id
+
+    @property
+    def principal(self) -> Principal:
+        return self.run.principal
+
+    @property
+    def retriever(self) -> DocumentRetriever | None:
+        return self.run.retriever
+
+    def chat_model(self, *, model: str | None = None, temperature: float | None = None) -> BaseChatModel:
+        """A chat model from the run's factory."""
+        return self.run.chat_models(model=model, temperature=temperature)
+
+    async def secret(self, name_or_id: str) -> str:
+        """Reveal a stored credential of the run's tenant.
+
+        Raises:
+            LookupError: The run has no credential access configured.
+            eawe.errors.NotFoundError: No such credential in this tenant.
+        """
+        if self.run.credentials is None:
+            raise LookupError(f"node {self.node_id!r}: this run has no credential store configured")
+        value = await self.run.credentials.read_secret(name_or_id)
+        self.run.scrubber.add(value)
+        return value
+
+    async def audit(self, action: str, details: dict[str, Any] | None = None) -> None:
+        """Append an AGENT audit row for this node (no-op outside the engine)."""
+        if self.run.audit is not None:
+            await self.run.audit(action, {"node_id": self.node_id, **(details or {})})
+
+    def emit(self, payload: Any) -> None:
+        """Send a custom event to the run's stream (``stream_mode="custom"``)."""
+        if self.write_stream is not None:
+            self.write_stream({"node_id": self.node_id, "data": payload})
