@@ -1,0 +1,108 @@
+"""The FastAPI application: :func:`create_app` builds it from :class:`~eawe.settings.Settings`.
+
+Resources (database, run engine, RAG stack) are opened once in the lifespan and kept on
+``app.state.resources``; nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+
+from eawe.local_secrets import ensure_runtime_secrets
+from eawe.settings import Settings
+from server.limits import BodySizeLimitMiddleware
+from server.problems import install_problem_handlers
+from server.resources import open_server_resources
+from server.routes import V1_ROUTERS, health
+
+__all__ = ["create_app", "first_start_message"]
+
+API_TITLE = "EAWE — Enterprise Agentic Workflow Engine"
+
+
+def _operation_id(route: APIRoute) -> str:
+    """``<tag>-<function name>`` (e.g. ``runs-create``): clean names in generated clients."""
+    tag = str(route.tags[0]) if route.tags else "default"
+    return f"{tag}-{route.name.rstrip('_')}"
+
+
+def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: bool | None = None) -> FastAPI:
+    """Build the API.
+
+    Args:
+        settings: Runtime configuration; dev secrets are generated in embedded mode.
+        run_worker: Run the in-process worker that executes queued runs and, on start,
+            resumes runs left PENDING/RUNNING by a previous process.
+        auto_migrate: Apply pending migrations on start (default: only in embedded mode).
+    """
+    settings = ensure_runtime_secrets(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_server_resources(
+            settings, auto_migrate=auto_migrate, run_worker=run_worker
+        ) as resources:
+            app.state.resources = resources
+            try:
+                yield
+            finally:
+                app.state.resources = None
+
+    app = FastAPI(
+        title=API_TITLE,
+        version="0.1.0",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+        description=(
+            "Workflows compiled to durable LangGraph programs, multi-tenant, with human approval "
+            "and permission-aware retrieval. Authenticate with `POST /v1/auth/token` or an API key."
+        ),
+    )
+    app.state.settings = settings
+    app.state.resources = None
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+
+    app.include_router(health.router)
+    v1 = APIRouter(prefix="/v1")
+    for router in V1_ROUTERS:
+        v1.include_router(router)
+    app.include_router(v1)
+    return app
+
+
+def first_start_message(settings: Settings, host: str, port: int) -> str:
+    """What ``eawe serve`` prints on start: where things are and how to create a tenant."""
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - display only
+    base = f"http://{shown_host}:{port}"
+    if settings.embedded_mode:
+        storage = (
+            f"embedded PostgreSQL and Qdrant under {settings.data_dir.expanduser().resolve()} "
+            "(set DATABASE_URL / QDRANT_URL to use your own servers)"
+        )
+    else:
+        storage = "PostgreSQL at DATABASE_URL" + (" and Qdrant at QDRANT_URL" if settings.qdrant_url else "")
+    model = (
+        f"chat model {settings.chat_model} via OPENAI_API_KEY"
+        if settings.openai_api_key
+        else "the deterministic local model (no API key set; answers are labelled as local)"
+    )
+    return "\n".join(
+        [
+            f"EAWE API on {base}",
+            f"  API docs:      {base}/docs   (OpenAPI JSON: {base}/openapi.json)",
+            f"  health:        {base}/health",
+            f"  storage:       {storage}",
+            f"  model:         {model}",
+            "",
+            "First time? Create a tenant and its administrator in another terminal:",
+            "  eawe tenant create Acme --admin-email admin@acme.example --admin-password 'change-me-please'",
+            "then log in:",
+            f"  curl -s -X POST {base}/v1/auth/token \\",
+            "       -d username=admin@acme.example -d password=change-me-please",
+        ]
+    )

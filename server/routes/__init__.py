@@ -1,0 +1,15 @@
+"""The ``/v1`` REST routers, one per resource, collected in :data:`V1_ROUTERS`."""
+
+from __future__ import annotations
+
+from server.routes import api_keys, audit_logs, auth, credentials, users
+
+__all__ = ["V1_ROUTERS"]
+
+V1_ROUTERS = [
+    auth.router,
+    users.router,
+    api_keys.router,
+    credentials.router,
+    audit_logs.router,
+]

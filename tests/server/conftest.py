@@ -1,0 +1,84 @@
+"""Server fixtures: the real app (lifespan run) over httpx's ASGI transport, real PostgreSQL.
+
+``api_tenant`` makes a tenant with one user per role and hands back ready-made auth headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import psycopg
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.engine import URL
+
+from eawe.db.models import Role
+from eawe.settings import Settings
+from server.app import create_app
+from tests.server.api_tenants import ApiTenant, login
+
+
+def as_uri(conninfo: str) -> str:
+    """A libpq conninfo (key=value or URI) as a ``postgresql://`` URI, the form DATABASE_URL takes."""
+    if "://" in conninfo:
+        return conninfo
+    params = psycopg.conninfo.conninfo_to_dict(conninfo)
+    user, password, dbname = (
+        params.pop("user", None),
+        params.pop("password", None),
+        params.pop("dbname", None),
+    )
+    url = URL.create("postgresql", username=user, password=password, database=dbname, query=params)
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="module")
+def database_conninfo(database_conninfo: str) -> str:
+    """The parent fixture's database, as the URI form DATABASE_URL takes."""
+    return as_uri(database_conninfo)
+
+
+@pytest.fixture(scope="module")
+def server_settings(settings: Settings) -> Settings:
+    """The module's settings; a test module overrides this fixture to change limits."""
+    return settings
+
+
+@pytest.fixture(scope="module")
+async def app(server_settings: Settings, database) -> AsyncIterator[FastAPI]:
+    application = create_app(server_settings, run_worker=True)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="module")
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://eawe.test", timeout=60) as http:
+        yield http
+
+
+@pytest.fixture
+def api_tenant(tenant_factory, client: httpx.AsyncClient):
+    """``await api_tenant(groups=...)`` → a tenant with an admin, a designer and an operator, logged in."""
+
+    async def make(groups: list[str] | None = None) -> ApiTenant:
+        made = await tenant_factory(
+            users=[
+                ("admin@example.com", Role.ADMINISTRATOR, groups or []),
+                ("designer@example.com", Role.DESIGNER, groups or []),
+                ("operator@example.com", Role.OPERATOR, groups or []),
+            ]
+        )
+        users = {u.role: u for u in made.users}
+        tenant = ApiTenant(
+            tenant_id=made.tenant.id,
+            users=users,
+            passwords={role: made.passwords[u.email] for role, u in users.items()},
+        )
+        for role, user in users.items():
+            tenant.headers[role] = await login(client, user.email, tenant.passwords[role])
+        return tenant
+
+    return make
