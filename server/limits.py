@@ -46,27 +46,32 @@ class BodySizeLimitMiddleware:
                     await self._reject(send)
                     return
         seen = 0
-        response_started = False
+        too_large = False
+        replaced = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    too_large = True
                     raise _BodyTooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            # The app may turn the aborted read into its own error response; answer 413 instead.
+            nonlocal replaced
+            if not too_large:
+                await send(message)
+            elif message["type"] == "http.response.start" and not replaced:
+                replaced = True
+                await self._reject(send)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting_receive, guarded_send)
         except _BodyTooLarge:
-            if not response_started:
+            if not replaced:
                 await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
