@@ -11,13 +11,13 @@ import base64
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
 import httpx
 from pydantic import Field, field_validator
 
-from agents.config_types import NodeConfig, Template, TemplateValue
+from agents.config_types import ConfigMarker, NodeConfig
 from agents.context import NodeContext
 from agents.templates import render_template, render_value
 
@@ -25,6 +25,12 @@ __all__ = ["HttpRequest", "ToolCallError", "perform_http_request"]
 
 _MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 _URL_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{[A-Za-z_][A-Za-z0-9_.-]*\}")
+
+
+_REQUEST_TEMPLATE = ConfigMarker("template", extra_roots=("args",))
+RequestTemplate = Annotated[str, _REQUEST_TEMPLATE]
+"""A template over the state fields and ``args``."""
+RequestTemplateValue = Annotated[Any, _REQUEST_TEMPLATE]
 
 
 class ToolCallError(RuntimeError):
@@ -43,10 +49,10 @@ class HttpRequest(NodeConfig):
     """One HTTP call. Templates see the state fields and ``args`` (the tool's arguments)."""
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
-    url: str = Field(description="http(s) URL; only the path and query may contain {placeholders}")
-    query: dict[str, TemplateValue] = Field(default_factory=dict)
-    headers: dict[str, Template] = Field(default_factory=dict)
-    json_body: TemplateValue | None = Field(default=None, description="JSON body; strings are templates")
+    url: RequestTemplate = Field(description="http(s) URL; placeholders only in the path and query")
+    query: dict[str, RequestTemplateValue] = Field(default_factory=dict)
+    headers: dict[str, RequestTemplate] = Field(default_factory=dict)
+    json_body: RequestTemplateValue | None = Field(default=None, description="JSON body, templated")
     credential: str | None = Field(default=None, description="Name or id of a stored credential")
     auth: Literal["bearer", "header", "basic"] = "bearer"
     auth_header: str = Field(default="Authorization", description="Header for auth='header'")
