@@ -272,11 +272,13 @@ class ChunkStore:
         chunks: Sequence[ChunkInput],
         *,
         vectors: Sequence[Sequence[float]] | None = None,
+        write_lock: TenantWriteLock | None = None,
     ) -> int:
         """Atomically replace the chunks of ``document`` in ``tenant_id``; returns the chunk count.
 
         Chunks are embedded first (outside the tenant's write lock), then written invisibly,
-        then made visible in one commit that also hides the previous chunks.
+        then made visible in one commit that also hides the previous chunks. ``write_lock`` is
+        held as well as the store's own (for example a PostgreSQL lock shared by processes).
         """
         if vectors is None:
             vectors = await asyncio.to_thread(self.embeddings.embed_documents, [c.content for c in chunks])
@@ -302,19 +304,25 @@ class ChunkStore:
                 self.backend.upsert_points(points[start : start + _UPSERT_BATCH])
             self._retire(tenant_id, epoch, FieldIs("document_id", document.document_id))
 
-        await self._write(tenant_id, mutate)
+        await self._write(tenant_id, mutate, write_lock)
         return len(chunks)
 
-    async def delete_document(self, permission_filter: PermissionFilter, document_id: str) -> None:
+    async def delete_document(
+        self,
+        permission_filter: PermissionFilter,
+        document_id: str,
+        *,
+        write_lock: TenantWriteLock | None = None,
+    ) -> None:
         """Remove every chunk of ``document_id`` in the filter's tenant (atomically for readers).
 
         Deletion is scoped to the tenant, not to the caller's groups: the server decides who may
         delete a document; this only guarantees another tenant's chunks are never touched.
         """
         scope = require_permission_filter(permission_filter, "delete")
+        document = FieldIs("document_id", document_id)
         await self._write(
-            scope.tenant_id,
-            lambda epoch: self._retire(scope.tenant_id, epoch, FieldIs("document_id", document_id)),
+            scope.tenant_id, lambda epoch: self._retire(scope.tenant_id, epoch, document), write_lock
         )
 
     def _retire(self, tenant_id: str, epoch: int, *conditions: Any) -> None:
@@ -324,12 +332,15 @@ class ChunkStore:
         )
         self.backend.set_payload_where(clause, {VISIBLE_UNTIL: epoch})
 
-    async def _write(self, tenant_id: str, mutate: Callable[[int], None]) -> None:
+    async def _write(
+        self, tenant_id: str, mutate: Callable[[int], None], extra_lock: TenantWriteLock | None = None
+    ) -> None:
         lock = self._tenant_locks.setdefault(tenant_id, asyncio.Lock())
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(lock)
-            if self._write_lock is not None:
-                await stack.enter_async_context(self._write_lock(tenant_id))
+            for shared in (self._write_lock, extra_lock):
+                if shared is not None:
+                    await stack.enter_async_context(shared(tenant_id))
             await asyncio.to_thread(self._write_sync, tenant_id, mutate)
 
     def _write_sync(self, tenant_id: str, mutate: Callable[[int], None]) -> None:

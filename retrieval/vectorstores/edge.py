@@ -74,7 +74,8 @@ class EdgeQdrantVectorStore(VectorStore):
         except Exception as exc:
             if "WouldBlock" in str(exc) or "lock" in str(exc).lower():
                 raise VectorStoreUnavailableError(
-                    f"the embedded Qdrant engine at {self.path} is already open (by this or another process); "
+                    f"the embedded Qdrant engine at {self.path} is already open "
+                    "(by this or another process); "
                     "stop it, or point QDRANT_URL at a Qdrant server so several processes can share one store"
                 ) from None
             raise VectorStoreUnavailableError(

@@ -1,0 +1,377 @@
+"""Document ingestion: register, parse, chunk, embed, write, and keep the Document row in step.
+
+A document moves PENDING → INDEXING → COMPLETED (chunk count, last indexed) or FAILED (the
+reason). One bad file fails only itself. Re-indexing replaces the chunks atomically for readers;
+if it fails, the previous chunks stay searchable and the row says FAILED with the reason.
+Deleting a document removes its vector points first, then its row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+
+from eawe.db.database import Database
+from eawe.db.models import Document, IndexingStatus
+from eawe.db.repositories import documents as repo
+from eawe.errors import ConflictError
+from eawe.settings import Settings
+from retrieval.chunk_payload import DocumentInfo
+from retrieval.chunk_store import ChunkStore
+from retrieval.chunking import chunk_blocks
+from retrieval.embeddings import embedding_identity
+from retrieval.errors import DocumentRejectedError, EmbeddingModelMismatchError
+from retrieval.parsing import SUPPORTED_FILE_TYPES, detect_file_type, parse_document
+from retrieval.permissions import PermissionFilter
+from retrieval.write_locks import postgres_tenant_write_lock
+
+__all__ = [
+    "IngestOutcome",
+    "IngestProgress",
+    "ProgressHook",
+    "index_document",
+    "ingest_paths",
+    "register_document",
+    "remove_document",
+]
+
+log = logging.getLogger(__name__)
+
+UNCHANGED = "UNCHANGED"
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What happened to one document.
+
+    Attributes:
+        source: The path or source URI.
+        document_id: The Document row id (None only if no row could be made).
+        status: ``COMPLETED``, ``FAILED`` or ``UNCHANGED`` (same bytes and groups as last time).
+        chunk_count: Chunks written (COMPLETED) or present (UNCHANGED).
+        pages: Pages (PDF) or text blocks parsed.
+        error: The reason, for FAILED.
+    """
+
+    source: str
+    document_id: str | None
+    status: str
+    chunk_count: int | None = None
+    pages: int | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status != IndexingStatus.FAILED.value
+
+
+@dataclass(frozen=True)
+class IngestProgress:
+    """A progress event: ``completed`` of ``total`` files done, ``current`` being the latest."""
+
+    completed: int
+    total: int
+    current: str
+    outcome: IngestOutcome | None = None
+
+
+ProgressHook = Callable[[IngestProgress], None]
+
+
+def _file_type_label(file_name: str) -> str:
+    try:
+        return detect_file_type(file_name)
+    except DocumentRejectedError:
+        return (Path(file_name).suffix.lstrip(".") or "UNKNOWN").upper()[:20]
+
+
+async def register_document(
+    database: Database,
+    *,
+    tenant_id: str,
+    source_uri: str,
+    file_name: str,
+    allowed_roles: Sequence[str],
+    size_bytes: int | None = None,
+    actor_id: str | None = None,
+) -> Document:
+    """The PENDING row for a new source, or the existing row for a known ``source_uri``."""
+    async with database.transaction() as session:
+        existing = await repo.find_document_by_source_uri(session, tenant_id, source_uri)
+        if existing is not None:
+            repo.clean_allowed_roles(allowed_roles)
+            return existing
+        return await repo.create_document(
+            session,
+            tenant_id=tenant_id,
+            source_uri=source_uri,
+            file_name=file_name,
+            file_type=_file_type_label(file_name),
+            allowed_roles=allowed_roles,
+            size_bytes=size_bytes,
+            actor_id=actor_id,
+        )
+
+
+async def index_document(
+    document_id: str,
+    data: bytes,
+    *,
+    tenant_id: str,
+    settings: Settings,
+    database: Database,
+    store: ChunkStore,
+    allowed_roles: Sequence[str] | None = None,
+    skip_unchanged: bool = False,
+    actor_id: str | None = None,
+) -> IngestOutcome:
+    """Index (or re-index) one registered document from its bytes.
+
+    A rejected file (empty, oversized, encrypted, corrupt, textless) or a failure while writing
+    marks the row FAILED with the reason and returns; the previous chunks, if any, stay.
+
+    Raises:
+        eawe.errors.NotFoundError: No such document in ``tenant_id``.
+        eawe.errors.ConflictError: The document is being indexed right now.
+        EmbeddingModelMismatchError: The store's embedding model changed under us (not per-file).
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    async with database.transaction() as session:
+        document = await repo.get_document(session, tenant_id, document_id, for_update=True)
+        roles = (
+            repo.clean_allowed_roles(allowed_roles) if allowed_roles is not None else document.allowed_roles
+        )
+        if (
+            skip_unchanged
+            and document.status is IndexingStatus.COMPLETED
+            and document.content_sha256 == digest
+            and sorted(document.allowed_roles) == sorted(roles)
+        ):
+            return IngestOutcome(
+                document.source_uri, document.id, UNCHANGED, chunk_count=document.chunk_count
+            )
+        document = await repo.set_document_status(
+            session,
+            tenant_id,
+            document_id,
+            IndexingStatus.INDEXING,
+            allowed_roles=roles,
+            size_bytes=len(data),
+            actor_id=actor_id,
+        )
+        info = DocumentInfo(document.id, document.source_uri, document.file_name, list(roles))
+    try:
+        parsed = await asyncio.to_thread(
+            parse_document, data, info.file_name, max_bytes=settings.max_document_bytes
+        )
+        chunks = chunk_blocks(parsed.blocks)
+        info = DocumentInfo(
+            info.document_id,
+            info.source_uri,
+            info.file_name,
+            info.allowed_roles,
+            parsed.author,
+            parsed.created_at_source,
+        )
+        count = await store.replace_document(
+            tenant_id, info, chunks, write_lock=postgres_tenant_write_lock(database)
+        )
+    except DocumentRejectedError as exc:
+        return await _fail(database, tenant_id, document_id, info.source_uri, exc.reason, actor_id)
+    except EmbeddingModelMismatchError:
+        await _fail(database, tenant_id, document_id, info.source_uri, "embedding model mismatch", actor_id)
+        raise
+    except Exception as exc:
+        log.exception("indexing document %s failed", document_id)
+        reason = f"indexing failed: {type(exc).__name__}"
+        return await _fail(database, tenant_id, document_id, info.source_uri, reason, actor_id)
+    async with database.transaction() as session:
+        await repo.set_document_status(
+            session,
+            tenant_id,
+            document_id,
+            IndexingStatus.COMPLETED,
+            chunk_count=count,
+            content_sha256=digest,
+            author=parsed.author,
+            created_at_source=parsed.created_at_source,
+            actor_id=actor_id,
+        )
+    pages = parsed.page_count if parsed.page_count is not None else len(parsed.blocks)
+    return IngestOutcome(info.source_uri, document_id, IndexingStatus.COMPLETED.value, count, pages)
+
+
+async def _fail(
+    database: Database, tenant_id: str, document_id: str, source: str, reason: str, actor_id: str | None
+) -> IngestOutcome:
+    async with database.transaction() as session:
+        await repo.set_document_status(
+            session, tenant_id, document_id, IndexingStatus.FAILED, error=reason, actor_id=actor_id
+        )
+    return IngestOutcome(source, document_id, IndexingStatus.FAILED.value, error=reason)
+
+
+async def remove_document(
+    document_id: str,
+    *,
+    permission_filter: PermissionFilter,
+    database: Database,
+    store: ChunkStore,
+    actor_id: str | None = None,
+) -> None:
+    """Delete a document of the filter's tenant: its vector points, then its row.
+
+    Points go first so a failure never leaves searchable chunks without a row.
+
+    Raises:
+        eawe.errors.NotFoundError: No such document in the caller's tenant.
+    """
+    tenant_id = permission_filter.tenant_id
+    async with database.session() as session:
+        await repo.get_document(session, tenant_id, document_id)
+    await store.delete_document(
+        permission_filter, document_id, write_lock=postgres_tenant_write_lock(database)
+    )
+    async with database.transaction() as session:
+        await repo.delete_document(session, tenant_id, document_id, actor_id=actor_id)
+
+
+def _expand(paths: Iterable[Path | str]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(
+                p for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in SUPPORTED_FILE_TYPES
+            )
+        else:
+            files.append(path)
+    seen: set[Path] = set()
+    return [p for p in (f.resolve() for f in files) if not (p in seen or seen.add(p))]
+
+
+def _progress_adapter(progress: Any, total: int) -> ProgressHook | None:
+    if progress is None:
+        return None
+    if hasattr(progress, "add_task") and hasattr(progress, "update"):  # a rich Progress
+        task = progress.add_task("indexing", total=total)
+
+        def advance(event: IngestProgress) -> None:
+            progress.update(
+                task, completed=event.completed, description=f"indexing {Path(event.current).name}"
+            )
+
+        return advance
+    if callable(progress):
+        return progress
+    raise TypeError("progress must be a callable taking IngestProgress or a rich.progress.Progress")
+
+
+async def ingest_paths(
+    paths: Iterable[Path | str],
+    *,
+    tenant_id: str,
+    allowed_roles: Sequence[str],
+    settings: Settings,
+    database: Database,
+    vector_store: ChunkStore,
+    embeddings: Embeddings | None = None,
+    progress: ProgressHook | Any | None = None,
+    actor_id: str | None = None,
+) -> list[IngestOutcome]:
+    """Index files (directories are walked for supported types) for ``tenant_id``.
+
+    Each file becomes (or updates) the Document with ``source_uri`` ``file:///abs/path``; files
+    whose bytes and groups are unchanged since their last successful indexing are skipped.
+
+    Args:
+        paths: Files or directories.
+        tenant_id: The tenant that owns the documents.
+        allowed_roles: Groups that may see them (at least one).
+        settings: For ``max_document_bytes``.
+        database: The relational store.
+        vector_store: The chunk store to write to.
+        embeddings: If given, must be the model the store was opened with.
+        progress: A callable receiving :class:`IngestProgress`, or a ``rich.progress.Progress``.
+        actor_id: The user doing it, for the audit log.
+
+    Returns:
+        One :class:`IngestOutcome` per file, in order.
+    """
+    roles = repo.clean_allowed_roles(allowed_roles)
+    if embeddings is not None and embedding_identity(embeddings) != vector_store.identity:
+        raise EmbeddingModelMismatchError(
+            "ingest_paths: embeddings differ from the ones the store was opened with"
+        )
+    files = await asyncio.to_thread(_expand, list(paths))
+    hook = _progress_adapter(progress, len(files))
+    outcomes: list[IngestOutcome] = []
+    for number, path in enumerate(files, 1):
+        outcome = await _ingest_file(path, tenant_id, roles, settings, database, vector_store, actor_id)
+        outcomes.append(outcome)
+        if hook is not None:
+            hook(IngestProgress(number, len(files), str(path), outcome))
+    return outcomes
+
+
+async def _ingest_file(
+    path: Path,
+    tenant_id: str,
+    roles: list[str],
+    settings: Settings,
+    database: Database,
+    store: ChunkStore,
+    actor_id: str | None,
+) -> IngestOutcome:
+    source_uri = path.as_uri()
+    try:
+        size = (await asyncio.to_thread(path.stat)).st_size
+    except OSError as exc:
+        return IngestOutcome(
+            str(path), None, IndexingStatus.FAILED.value, error=f"cannot read file: {exc.strerror}"
+        )
+    document = await register_document(
+        database,
+        tenant_id=tenant_id,
+        source_uri=source_uri,
+        file_name=path.name,
+        allowed_roles=roles,
+        size_bytes=size,
+        actor_id=actor_id,
+    )
+    if size > settings.max_document_bytes:
+        # Refuse before reading an oversized file into memory.
+        reason = (
+            f"file is {size} bytes; the limit is {settings.max_document_bytes} bytes (max_document_bytes)"
+        )
+        return await _fail(database, tenant_id, document.id, str(path), reason, actor_id)
+    try:
+        data = await asyncio.to_thread(path.read_bytes)
+    except OSError as exc:
+        return await _fail(
+            database, tenant_id, document.id, str(path), f"cannot read file: {exc.strerror}", actor_id
+        )
+    try:
+        outcome = await index_document(
+            document.id,
+            data,
+            tenant_id=tenant_id,
+            settings=settings,
+            database=database,
+            store=store,
+            allowed_roles=roles,
+            skip_unchanged=True,
+            actor_id=actor_id,
+        )
+    except ConflictError as exc:  # indexed right now by another process: leave its row alone
+        return IngestOutcome(str(path), document.id, IndexingStatus.FAILED.value, error=str(exc))
+    return IngestOutcome(
+        str(path), outcome.document_id, outcome.status, outcome.chunk_count, outcome.pages, outcome.error
+    )
