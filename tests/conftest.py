@@ -46,7 +46,9 @@ def pg_admin_conninfo() -> Iterator[str]:
 
 
 def _swap_dbname(conninfo: str, dbname: str) -> str:
-    return psycopg.conninfo.make_conninfo(conninfo, dbname=dbname)
+    from sqlalchemy.engine import make_url
+
+    return make_url(conninfo).set(database=dbname).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    DateTime,
     Enum,
     ForeignKey,
     Index,
@@ -23,7 +22,7 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from eawe.db.ids import new_id
@@ -107,7 +106,7 @@ def _id() -> Mapped[str]:
 def _ts(name: str, *, nullable: bool = False, now: bool = True, onupdate: bool = False) -> Any:
     return mapped_column(
         name,
-        DateTime(timezone=False),
+        TIMESTAMP(precision=3),
         nullable=nullable,
         default=utcnow if now else None,
         server_default=text("CURRENT_TIMESTAMP") if now and not onupdate else None,
@@ -318,7 +317,7 @@ class Credential(Base):
     key_version: Mapped[int] = mapped_column("keyVersion", Integer, nullable=False, default=1, server_default=text("1"))
     updated_at: Mapped[datetime] = mapped_column(
         "updatedAt",
-        DateTime(timezone=False),
+        TIMESTAMP(precision=3),
         nullable=False,
         default=utcnow,
         onupdate=utcnow,
@@ -358,7 +357,7 @@ class Document(Base):
     content_sha256: Mapped[str | None] = mapped_column("contentSha256", Text)
     updated_at: Mapped[datetime] = mapped_column(
         "updatedAt",
-        DateTime(timezone=False),
+        TIMESTAMP(precision=3),
         nullable=False,
         default=utcnow,
         onupdate=utcnow,

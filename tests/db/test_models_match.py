@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy.dialects import postgresql
 
 from eawe.db.models import Base
 
@@ -14,7 +15,7 @@ _TYPE_NAMES = {
     "BIGINT": "bigint",
     "BOOLEAN": "boolean",
     "JSONB": "jsonb",
-    "TIMESTAMP WITHOUT TIME ZONE": "timestamp(3) without time zone",
+    "TIMESTAMP(3) WITHOUT TIME ZONE": "timestamp(3) without time zone",
     "TEXT[]": "text[]",
 }
 
@@ -22,7 +23,7 @@ _TYPE_NAMES = {
 def _model_type(column) -> str:
     if isinstance(column.type, SAEnum):
         return f'"{column.type.name}"'
-    compiled = column.type.compile().upper()
+    compiled = column.type.compile(dialect=postgresql.dialect()).upper()
     return _TYPE_NAMES.get(compiled, compiled.lower())
 
 
