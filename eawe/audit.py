@@ -24,7 +24,9 @@ from eawe.db.models import AuditLog, utcnow
 __all__ = ["GENESIS_HASH", "ActorType", "AuditVerification", "append_audit", "redact", "verify_chain"]
 
 GENESIS_HASH = "0" * 64
-_SECRET_KEY = re.compile(r"pass(word)?|secret|token|api[_-]?key|authorization|encrypted|private[_-]?key", re.I)
+_SECRET_KEY = re.compile(
+    r"pass(word)?|secret|token|api[_-]?key|authorization|encrypted|private[_-]?key", re.I
+)
 
 
 class ActorType:

@@ -18,7 +18,9 @@ from rich.console import Console
 from eawe.errors import EAWEError
 from eawe.settings import Settings
 
-app = typer.Typer(help="EAWE — Enterprise Agentic Workflow Engine", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="EAWE — Enterprise Agentic Workflow Engine", no_args_is_help=True, add_completion=False
+)
 db_app = typer.Typer(help="Database schema (Prisma migrations)", no_args_is_help=True)
 tenant_app = typer.Typer(help="Tenants", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log", no_args_is_help=True)
@@ -85,9 +87,12 @@ def db_status() -> None:
 @tenant_app.command("create")
 def tenant_create(
     name: str,
-    admin_email: Annotated[str, typer.Option("--admin-email", help="Email of the tenant's first administrator")],
+    admin_email: Annotated[
+        str, typer.Option("--admin-email", help="Email of the tenant's first administrator")
+    ],
     admin_password: Annotated[
-        str, typer.Option("--admin-password", help="Password (min 8 characters)", prompt=True, hide_input=True)
+        str,
+        typer.Option("--admin-password", help="Password (min 8 characters)", prompt=True, hide_input=True),
     ],
     admin_name: Annotated[str | None, typer.Option("--admin-name")] = None,
 ) -> None:
@@ -99,7 +104,11 @@ def tenant_create(
         try:
             async with db.transaction() as session:
                 made = await create_tenant_with_admin(
-                    session, name=name, admin_email=admin_email, admin_password=admin_password, admin_name=admin_name
+                    session,
+                    name=name,
+                    admin_email=admin_email,
+                    admin_password=admin_password,
+                    admin_name=admin_name,
                 )
             console.print(f"tenant {made.tenant.name!r} created: id={made.tenant.id}")
             console.print(f"administrator {made.admin.email} id={made.admin.id}")
@@ -114,7 +123,9 @@ def tenant_create(
 
 @audit_app.command("verify")
 def audit_verify(
-    tenant: Annotated[str | None, typer.Option("--tenant", help="Tenant id or name (default: every tenant)")] = None,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Tenant id or name (default: every tenant)")
+    ] = None,
 ) -> None:
     """Check each tenant's hash chain and report the first broken row."""
     from sqlalchemy import or_, select
@@ -173,7 +184,9 @@ def credentials_rotate() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8000,
-    worker: Annotated[bool, typer.Option("--worker/--no-worker", help="Run the in-process run worker")] = True,
+    worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Run the in-process run worker")
+    ] = True,
 ) -> None:
     """Serve the REST API (plus an in-process worker) on the embedded defaults unless configured."""
     import uvicorn
@@ -197,7 +210,9 @@ def worker() -> None:
 
 @app.command("run")
 def run(
-    workflow: Annotated[Path, typer.Argument(help="Workflow definition JSON file", exists=True, dir_okay=False)],
+    workflow: Annotated[
+        Path, typer.Argument(help="Workflow definition JSON file", exists=True, dir_okay=False)
+    ],
     input: Annotated[str, typer.Option("--input", help="Run input as a JSON object")] = "{}",
     approve_all: Annotated[bool, typer.Option("--approve-all", help="Approve every approval step")] = False,
     tenant: Annotated[str, typer.Option("--tenant", help="Tenant to run as (created if missing)")] = "local",
@@ -213,7 +228,9 @@ def run(
         raise _fail(ValueError("--input: must be a JSON object"))
     try:
         result = asyncio.run(
-            run_workflow_file(workflow, payload, settings=_settings(), approve_all=approve_all, tenant_name=tenant)
+            run_workflow_file(
+                workflow, payload, settings=_settings(), approve_all=approve_all, tenant_name=tenant
+            )
         )
     except EAWEError as exc:
         raise _fail(exc) from None
@@ -223,7 +240,9 @@ def run(
 @app.command("ingest")
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files to index", exists=True)],
-    allowed_roles: Annotated[str, typer.Option("--allowed-roles", help="Comma-separated groups that may see them")],
+    allowed_roles: Annotated[
+        str, typer.Option("--allowed-roles", help="Comma-separated groups that may see them")
+    ],
     tenant: Annotated[str, typer.Option("--tenant", help="Tenant id or name")] = "local",
 ) -> None:
     """Index documents for retrieval, with a progress bar."""

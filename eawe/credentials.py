@@ -80,10 +80,14 @@ class CredentialCipher:
     def decrypt(self, tenant_id: str, credential_id: str, version: int, token: str) -> str:
         key = self.keys.get(version)
         if key is None:
-            raise CredentialDecryptError(f"credential {credential_id}: key version {version} is not configured")
+            raise CredentialDecryptError(
+                f"credential {credential_id}: key version {version} is not configured"
+            )
         try:
             raw = base64.b64decode(token, validate=True)
-            plain = AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], self._aad(tenant_id, credential_id, version))
+            plain = AESGCM(key).decrypt(
+                raw[:_NONCE], raw[_NONCE:], self._aad(tenant_id, credential_id, version)
+            )
         except (InvalidTag, ValueError) as exc:
             raise CredentialDecryptError(
                 f"credential {credential_id}: ciphertext does not match this tenant, row or key"
@@ -158,8 +162,13 @@ async def get_credential(session: AsyncSession, tenant_id: str, credential_id: s
 async def list_credentials(
     session: AsyncSession, tenant_id: str, *, limit: int = 50, cursor: str | None = None
 ) -> Page[Credential]:
-    return await paginate(session, select(Credential).where(Credential.tenant_id == tenant_id), Credential.id,
-                          limit=limit, cursor=cursor)
+    return await paginate(
+        session,
+        select(Credential).where(Credential.tenant_id == tenant_id),
+        Credential.id,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 async def reveal_credential(
@@ -185,7 +194,9 @@ async def delete_credential(
     )
 
 
-async def rotate_credentials(session: AsyncSession, cipher: CredentialCipher, tenant_id: str | None = None) -> int:
+async def rotate_credentials(
+    session: AsyncSession, cipher: CredentialCipher, tenant_id: str | None = None
+) -> int:
     """Re-encrypt every credential not on the newest key; returns how many were rotated."""
     stmt = select(Credential).where(Credential.key_version != cipher.current_version).with_for_update()
     if tenant_id is not None:

@@ -40,11 +40,15 @@ def ensure_runtime_secrets(settings: Settings) -> Settings:
     secrets_dir = settings.data_dir / "secrets"
     if settings.credential_keys is None:
         if not generate:
-            raise MissingSecretError("EAWE_CREDENTIAL_KEYS is required when DATABASE_URL is set or in production")
+            raise MissingSecretError(
+                "EAWE_CREDENTIAL_KEYS is required when DATABASE_URL is set or in production"
+            )
         key = base64.b64encode(secrets.token_bytes(32)).decode()
         updates["credential_keys"] = SecretStr(_read_or_create(secrets_dir / "credential-keys", f"1:{key}"))
     if settings.jwt_secret is None:
         if not generate:
             raise MissingSecretError("EAWE_JWT_SECRET is required when DATABASE_URL is set or in production")
-        updates["jwt_secret"] = SecretStr(_read_or_create(secrets_dir / "jwt-secret", secrets.token_urlsafe(48)))
+        updates["jwt_secret"] = SecretStr(
+            _read_or_create(secrets_dir / "jwt-secret", secrets.token_urlsafe(48))
+        )
     return settings.model_copy(update=updates) if updates else settings

@@ -10,7 +10,9 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 __all__ = ["hash_password", "needs_rehash", "verify_password"]
 
-_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, hash_len=32, salt_len=16, type=Type.ID)
+_HASHER = PasswordHasher(
+    time_cost=2, memory_cost=19 * 1024, parallelism=1, hash_len=32, salt_len=16, type=Type.ID
+)
 
 
 def hash_password(password: str) -> str:

@@ -28,7 +28,9 @@ class Settings(BaseSettings):
     )
 
     environment: Literal["development", "test", "production"] = "development"
-    data_dir: Path = Field(default=Path(".eawe"), description="Local directory for embedded services and dev keys")
+    data_dir: Path = Field(
+        default=Path(".eawe"), description="Local directory for embedded services and dev keys"
+    )
 
     # --- relational store ---
     database_url: str | None = Field(
@@ -37,11 +39,15 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
 
     # --- vector store ---
-    qdrant_url: str | None = Field(default=None, validation_alias=AliasChoices("QDRANT_URL", "EAWE_QDRANT_URL"))
+    qdrant_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("QDRANT_URL", "EAWE_QDRANT_URL")
+    )
     qdrant_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("QDRANT_API_KEY", "EAWE_QDRANT_API_KEY")
     )
-    qdrant_path: Path | None = Field(default=None, description="Embedded engine path; default <data_dir>/qdrant")
+    qdrant_path: Path | None = Field(
+        default=None, description="Embedded engine path; default <data_dir>/qdrant"
+    )
     qdrant_collection: str = "eawe_chunks"
 
     # --- models ---
@@ -57,7 +63,7 @@ class Settings(BaseSettings):
     # --- secrets ---
     credential_keys: SecretStr | None = Field(
         default=None,
-        description="Comma-separated 'version:base64key' pairs (32-byte AES keys); the highest version encrypts",
+        description="Comma-separated 'version:base64key' pairs (32-byte AES keys); highest version encrypts",
     )
     jwt_secret: SecretStr | None = None
     jwt_issuer: str = "eawe"

@@ -17,7 +17,9 @@ __all__ = ["ensure_database_exists", "start_embedded_postgres"]
 _log = logging.getLogger(__name__)
 
 
-def start_embedded_postgres(data_dir: Path, *, database: str = "eawe", cleanup_mode: str | None = "stop") -> str:
+def start_embedded_postgres(
+    data_dir: Path, *, database: str = "eawe", cleanup_mode: str | None = "stop"
+) -> str:
     """Start (or attach to) the embedded server and return a conninfo URI for ``database``.
 
     Args:

@@ -53,19 +53,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     ADMINISTRATOR = "ADMINISTRATOR"
     DESIGNER = "DESIGNER"
     OPERATOR = "OPERATOR"
 
 
-class WorkflowStatus(str, enum.Enum):
+class WorkflowStatus(enum.StrEnum):
     DRAFT = "DRAFT"
     ACTIVE = "ACTIVE"
     ARCHIVED = "ARCHIVED"
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(enum.StrEnum):
     PENDING = "PENDING"
     RUNNING = "RUNNING"
     COMPLETED = "COMPLETED"
@@ -75,7 +75,7 @@ class RunStatus(str, enum.Enum):
     CANCELLED = "CANCELLED"
 
 
-class HITLStatus(str, enum.Enum):
+class HITLStatus(enum.StrEnum):
     PENDING = "PENDING"
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
@@ -83,7 +83,7 @@ class HITLStatus(str, enum.Enum):
     CANCELLED = "CANCELLED"
 
 
-class IndexingStatus(str, enum.Enum):
+class IndexingStatus(enum.StrEnum):
     PENDING = "PENDING"
     INDEXING = "INDEXING"
     COMPLETED = "COMPLETED"
@@ -155,7 +155,10 @@ class User(Base):
 
 class ApiKey(Base):
     __tablename__ = "ApiKey"
-    __table_args__ = (Index("ApiKey_prefix_key", "prefix", unique=True), Index("ApiKey_tenantId_idx", "tenantId"))
+    __table_args__ = (
+        Index("ApiKey_prefix_key", "prefix", unique=True),
+        Index("ApiKey_tenantId_idx", "tenantId"),
+    )
 
     id: Mapped[str] = _id()
     tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
@@ -184,7 +187,9 @@ class WorkflowDefinition(Base):
     )
     definition_graph: Mapped[dict[str, Any]] = mapped_column("definitionGraph", JSONB, nullable=False)
     tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
-    version: Mapped[int] = mapped_column("version", Integer, nullable=False, default=1, server_default=text("1"))
+    version: Mapped[int] = mapped_column(
+        "version", Integer, nullable=False, default=1, server_default=text("1")
+    )
     published_version: Mapped[int | None] = mapped_column("publishedVersion", Integer)
     created_at: Mapped[datetime] = _ts("createdAt")
     updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
@@ -193,7 +198,12 @@ class WorkflowDefinition(Base):
 class WorkflowDefinitionVersion(Base):
     __tablename__ = "WorkflowDefinitionVersion"
     __table_args__ = (
-        Index("WorkflowDefinitionVersion_workflowDefinitionId_version_key", "workflowDefinitionId", "version", unique=True),
+        Index(
+            "WorkflowDefinitionVersion_workflowDefinitionId_version_key",
+            "workflowDefinitionId",
+            "version",
+            unique=True,
+        ),
         Index("WorkflowDefinitionVersion_tenantId_idx", "tenantId"),
     )
 
@@ -233,13 +243,17 @@ class WorkflowRun(Base):
     workflow_version: Mapped[int] = mapped_column(
         "workflowVersion", Integer, nullable=False, default=1, server_default=text("1")
     )
-    graph_hash: Mapped[str] = mapped_column("graphHash", Text, nullable=False, default="", server_default=text("''"))
+    graph_hash: Mapped[str] = mapped_column(
+        "graphHash", Text, nullable=False, default="", server_default=text("''")
+    )
     started_by_id: Mapped[str | None] = _fk("startedById", "User.id", nullable=True)
     input: Mapped[Any | None] = mapped_column("input", JSONB)
     error: Mapped[Any | None] = mapped_column("error", JSONB)
     lease_owner: Mapped[str | None] = mapped_column("leaseOwner", Text)
     lease_expires_at: Mapped[datetime | None] = _ts("leaseExpiresAt", nullable=True, now=False)
-    attempts: Mapped[int] = mapped_column("attempts", Integer, nullable=False, default=0, server_default=text("0"))
+    attempts: Mapped[int] = mapped_column(
+        "attempts", Integer, nullable=False, default=0, server_default=text("0")
+    )
     cancel_requested: Mapped[bool] = mapped_column(
         "cancelRequested", Boolean, nullable=False, default=False, server_default=text("false")
     )
@@ -272,7 +286,9 @@ class HITLTask(Base):
     created_at: Mapped[datetime] = _ts("createdAt")
     resolved_at: Mapped[datetime | None] = _ts("resolvedAt", nullable=True, now=False)
     tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
-    node_id: Mapped[str] = mapped_column("nodeId", Text, nullable=False, default="", server_default=text("''"))
+    node_id: Mapped[str] = mapped_column(
+        "nodeId", Text, nullable=False, default="", server_default=text("''")
+    )
     interrupt_id: Mapped[str | None] = mapped_column("interruptId", Text)
     assigned_role: Mapped[Role | None] = mapped_column("assignedRole", _enum(Role, "Role"))
     due_at: Mapped[datetime | None] = _ts("dueAt", nullable=True, now=False)
@@ -314,7 +330,9 @@ class Credential(Base):
     service_name: Mapped[str] = mapped_column("serviceName", Text, nullable=False)
     encrypted_value: Mapped[str] = mapped_column("encryptedValue", Text, nullable=False)
     name: Mapped[str] = mapped_column("name", Text, nullable=False, default="", server_default=text("''"))
-    key_version: Mapped[int] = mapped_column("keyVersion", Integer, nullable=False, default=1, server_default=text("1"))
+    key_version: Mapped[int] = mapped_column(
+        "keyVersion", Integer, nullable=False, default=1, server_default=text("1")
+    )
     updated_at: Mapped[datetime] = mapped_column(
         "updatedAt",
         TIMESTAMP(precision=3),

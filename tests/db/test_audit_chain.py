@@ -32,15 +32,20 @@ async def test_chain_verifies_and_redacts_secrets(database, tenant_factory) -> N
     # TENANT_CREATED + USER_CREATED + 5 steps
     assert result.ok and result.checked == 7
     with psycopg.connect(database.conninfo) as conn:
-        dumped = conn.execute('SELECT details::text FROM "AuditLog" WHERE "tenantId" = %s', (made.tenant.id,)).fetchall()
+        dumped = conn.execute(
+            'SELECT details::text FROM "AuditLog" WHERE "tenantId" = %s', (made.tenant.id,)
+        ).fetchall()
     assert not any("sk-should-not-be-stored" in (d or "") for (d,) in dumped)
     assert any("[REDACTED]" in (d or "") for (d,) in dumped)
 
 
-@pytest.mark.parametrize("statement", [
-    'UPDATE "AuditLog" SET action = \'X\' WHERE "tenantId" = %s',
-    'DELETE FROM "AuditLog" WHERE "tenantId" = %s',
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        'UPDATE "AuditLog" SET action = \'X\' WHERE "tenantId" = %s',
+        'DELETE FROM "AuditLog" WHERE "tenantId" = %s',
+    ],
+)
 async def test_database_refuses_update_and_delete(database, tenant_factory, statement: str) -> None:
     made = await _tenant_with_rows(database, tenant_factory, 1)
     with psycopg.connect(database.conninfo) as conn, pytest.raises(psycopg.Error, match="append-only"):
@@ -61,8 +66,11 @@ def _tamper(conninfo: str, sql: str, params: tuple) -> None:
 
 async def test_modified_row_is_reported_first(database, tenant_factory) -> None:
     made = await _tenant_with_rows(database, tenant_factory)
-    _tamper(database.conninfo,
-            'UPDATE "AuditLog" SET details = \'{"i": 99}\' WHERE "tenantId" = %s AND seq = 4', (made.tenant.id,))
+    _tamper(
+        database.conninfo,
+        'UPDATE "AuditLog" SET details = \'{"i": 99}\' WHERE "tenantId" = %s AND seq = 4',
+        (made.tenant.id,),
+    )
     async with database.session() as session:
         result = await verify_chain(session, made.tenant.id)
     assert not result.ok and result.first_broken_seq == 4 and "modified" in (result.reason or "")
@@ -78,8 +86,11 @@ async def test_deleted_row_is_reported(database, tenant_factory) -> None:
 
 async def test_rehashed_row_still_breaks_the_next_link(database, tenant_factory) -> None:
     made = await _tenant_with_rows(database, tenant_factory)
-    _tamper(database.conninfo, 'UPDATE "AuditLog" SET hash = repeat(\'a\', 64) WHERE "tenantId" = %s AND seq = 2',
-            (made.tenant.id,))
+    _tamper(
+        database.conninfo,
+        'UPDATE "AuditLog" SET hash = repeat(\'a\', 64) WHERE "tenantId" = %s AND seq = 2',
+        (made.tenant.id,),
+    )
     async with database.session() as session:
         result = await verify_chain(session, made.tenant.id)
     assert not result.ok and result.first_broken_seq == 2
@@ -101,8 +112,11 @@ async def test_concurrent_appends_keep_one_chain(database, tenant_factory) -> No
 async def test_other_tenants_chain_unaffected_by_tampering(database, tenant_factory) -> None:
     a = await _tenant_with_rows(database, tenant_factory, 2)
     b = await _tenant_with_rows(database, tenant_factory, 2)
-    _tamper(database.conninfo, 'UPDATE "AuditLog" SET action = \'EVIL\' WHERE "tenantId" = %s AND seq = 1',
-            (a.tenant.id,))
+    _tamper(
+        database.conninfo,
+        'UPDATE "AuditLog" SET action = \'EVIL\' WHERE "tenantId" = %s AND seq = 1',
+        (a.tenant.id,),
+    )
     async with database.session() as session:
         assert not (await verify_chain(session, a.tenant.id)).ok
         assert (await verify_chain(session, b.tenant.id)).ok

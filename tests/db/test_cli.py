@@ -15,7 +15,11 @@ EAWE = [sys.executable, "-m", "eawe.cli"]
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EAWE_", "DATABASE_URL", "QDRANT_", "OPENAI_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("EAWE_", "DATABASE_URL", "QDRANT_", "OPENAI_"))
+    }
     env.update(extra)
     return env
 
@@ -25,19 +29,32 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
 
 
 def test_tenant_create_and_audit_verify(database_conninfo: str, tmp_path: Path) -> None:
-    env = _env(DATABASE_URL=database_conninfo, EAWE_CREDENTIAL_KEYS=TEST_CREDENTIAL_KEYS,
-               EAWE_JWT_SECRET="cli-test-secret-0123456789abcdef", EAWE_DATA_DIR=str(tmp_path))
-    made = _run(["tenant", "create", "Cli Co", "--admin-email", "root@cli.io", "--admin-password", "pass-word-1"],
-                env, tmp_path)
+    env = _env(
+        DATABASE_URL=database_conninfo,
+        EAWE_CREDENTIAL_KEYS=TEST_CREDENTIAL_KEYS,
+        EAWE_JWT_SECRET="cli-test-secret-0123456789abcdef",
+        EAWE_DATA_DIR=str(tmp_path),
+    )
+    made = _run(
+        ["tenant", "create", "Cli Co", "--admin-email", "root@cli.io", "--admin-password", "pass-word-1"],
+        env,
+        tmp_path,
+    )
     assert made.returncode == 0, made.stderr
     assert "Cli Co" in made.stdout and "pass-word-1" not in made.stdout + made.stderr
 
-    dup = _run(["tenant", "create", "Cli Co", "--admin-email", "x@cli.io", "--admin-password", "pass-word-1"],
-               env, tmp_path)
+    dup = _run(
+        ["tenant", "create", "Cli Co", "--admin-email", "x@cli.io", "--admin-password", "pass-word-1"],
+        env,
+        tmp_path,
+    )
     assert dup.returncode == 2 and "already exists" in dup.stderr
 
-    bad = _run(["tenant", "create", "Bad Co", "--admin-email", "nope", "--admin-password", "pass-word-1"],
-               env, tmp_path)
+    bad = _run(
+        ["tenant", "create", "Bad Co", "--admin-email", "nope", "--admin-password", "pass-word-1"],
+        env,
+        tmp_path,
+    )
     assert bad.returncode == 2 and "email" in bad.stderr
 
     ok = _run(["audit", "verify", "--tenant", "Cli Co"], env, tmp_path)
@@ -47,7 +64,9 @@ def test_tenant_create_and_audit_verify(database_conninfo: str, tmp_path: Path) 
         conn.execute("SET session_replication_role = replica")
         conn.execute(
             'UPDATE "AuditLog" SET action = \'FORGED\' WHERE seq = 2 AND "tenantId" = '
-            '(SELECT id FROM "Tenant" WHERE name = %s)', ("Cli Co",))
+            '(SELECT id FROM "Tenant" WHERE name = %s)',
+            ("Cli Co",),
+        )
         conn.commit()
     broken = _run(["audit", "verify", "--tenant", "Cli Co"], env, tmp_path)
     assert broken.returncode == 1 and "BROKEN" in broken.stdout and "seq 2" in broken.stdout
@@ -62,7 +81,10 @@ def test_embedded_mode_starts_postgres_and_reuses_it(tmp_path: Path) -> None:
     second = _run(["db", "upgrade"], env, tmp_path)
     assert second.returncode == 0, second.stderr
     assert "up to date" in second.stdout
-    made = _run(["tenant", "create", "Embedded Co", "--admin-email", "e@e.io", "--admin-password", "pass-word-1"],
-                env, tmp_path)
+    made = _run(
+        ["tenant", "create", "Embedded Co", "--admin-email", "e@e.io", "--admin-password", "pass-word-1"],
+        env,
+        tmp_path,
+    )
     assert made.returncode == 0, made.stderr
     assert (tmp_path / "data" / "secrets" / "credential-keys").exists()

@@ -28,8 +28,15 @@ async def test_roundtrip_and_no_plaintext_at_rest(database, tenant_factory, capl
     made = await tenant_factory()
     cipher = CredentialCipher({1: KEY1})
     async with database.transaction() as session:
-        row = await create_credential(session, cipher, tenant_id=made.tenant.id, name="crm", type="API_KEY",
-                                      service_name="SALESFORCE", secret=SECRET)
+        row = await create_credential(
+            session,
+            cipher,
+            tenant_id=made.tenant.id,
+            name="crm",
+            type="API_KEY",
+            service_name="SALESFORCE",
+            secret=SECRET,
+        )
     async with database.session() as session:
         assert await reveal_credential(session, cipher, made.tenant.id, row.id) == SECRET
     with psycopg.connect(database.conninfo) as conn:
@@ -44,15 +51,26 @@ async def test_ciphertext_copied_to_another_row_or_tenant_fails(database, tenant
     b = await tenant_factory()
     cipher = CredentialCipher({1: KEY1})
     async with database.transaction() as session:
-        ra = await create_credential(session, cipher, tenant_id=a.tenant.id, name="x", type="API_KEY",
-                                     service_name="S", secret=SECRET)
-        ra2 = await create_credential(session, cipher, tenant_id=a.tenant.id, name="y", type="API_KEY",
-                                      service_name="S", secret="other")
-        rb = await create_credential(session, cipher, tenant_id=b.tenant.id, name="z", type="API_KEY",
-                                     service_name="S", secret="b-secret")
+        ra = await create_credential(
+            session, cipher, tenant_id=a.tenant.id, name="x", type="API_KEY", service_name="S", secret=SECRET
+        )
+        ra2 = await create_credential(
+            session, cipher, tenant_id=a.tenant.id, name="y", type="API_KEY", service_name="S", secret="other"
+        )
+        rb = await create_credential(
+            session,
+            cipher,
+            tenant_id=b.tenant.id,
+            name="z",
+            type="API_KEY",
+            service_name="S",
+            secret="b-secret",
+        )
     with psycopg.connect(database.conninfo) as conn:
-        conn.execute('UPDATE "Credential" SET "encryptedValue" = %s WHERE id IN (%s, %s)',
-                     (ra.encrypted_value, ra2.id, rb.id))
+        conn.execute(
+            'UPDATE "Credential" SET "encryptedValue" = %s WHERE id IN (%s, %s)',
+            (ra.encrypted_value, ra2.id, rb.id),
+        )
     async with database.session() as session:
         for tenant_id, cred_id in ((a.tenant.id, ra2.id), (b.tenant.id, rb.id)):
             with pytest.raises(CredentialDecryptError) as info:
@@ -67,8 +85,9 @@ async def test_cross_tenant_reveal_is_not_found(database, tenant_factory) -> Non
     b = await tenant_factory()
     cipher = CredentialCipher({1: KEY1})
     async with database.transaction() as session:
-        ra = await create_credential(session, cipher, tenant_id=a.tenant.id, name="x", type="API_KEY",
-                                     service_name="S", secret=SECRET)
+        ra = await create_credential(
+            session, cipher, tenant_id=a.tenant.id, name="x", type="API_KEY", service_name="S", secret=SECRET
+        )
     async with database.session() as session:
         with pytest.raises(NotFoundError):
             await reveal_credential(session, cipher, b.tenant.id, ra.id)
@@ -80,8 +99,9 @@ async def test_rotation_reencrypts_to_newest_key(database, tenant_factory) -> No
     made = await tenant_factory()
     old = CredentialCipher({1: KEY1})
     async with database.transaction() as session:
-        row = await create_credential(session, old, tenant_id=made.tenant.id, name="x", type="API_KEY",
-                                      service_name="S", secret=SECRET)
+        row = await create_credential(
+            session, old, tenant_id=made.tenant.id, name="x", type="API_KEY", service_name="S", secret=SECRET
+        )
     new = CredentialCipher({1: KEY1, 2: KEY2})
     async with database.transaction() as session:
         assert await rotate_credentials(session, new, made.tenant.id) == 1
@@ -98,8 +118,15 @@ async def test_empty_value_is_refused_naming_field(database, tenant_factory) -> 
     made = await tenant_factory()
     with pytest.raises(ValidationError) as info:
         async with database.transaction() as session:
-            await create_credential(session, CredentialCipher({1: KEY1}), tenant_id=made.tenant.id, name="x",
-                                    type="API_KEY", service_name="", secret="")
+            await create_credential(
+                session,
+                CredentialCipher({1: KEY1}),
+                tenant_id=made.tenant.id,
+                name="x",
+                type="API_KEY",
+                service_name="",
+                secret="",
+            )
     assert {p.field for p in info.value.problems} == {"service_name", "value"}
 
 

@@ -31,13 +31,21 @@ def _db_columns(conn: psycopg.Connection, table: str) -> dict[str, tuple[str, bo
     rows = conn.execute(
         """
         SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull
-        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = 'public' AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped
         """,
         (table,),
     ).fetchall()
-    return {name: (typ if typ.startswith(("text", "integer", "bigint", "boolean", "jsonb", "timestamp"))
-                   else f'"{typ.strip(chr(34))}"', nullable) for name, typ, nullable in rows}
+    return {
+        name: (
+            typ
+            if typ.startswith(("text", "integer", "bigint", "boolean", "jsonb", "timestamp"))
+            else f'"{typ.strip(chr(34))}"',
+            nullable,
+        )
+        for name, typ, nullable in rows
+    }
 
 
 def _db_indexes(conn: psycopg.Connection, table: str) -> dict[str, tuple[tuple[str, ...], bool]]:
@@ -70,7 +78,8 @@ def test_every_table_is_modelled(database_conninfo: str) -> None:
         tables = {
             r[0]
             for r in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> '_prisma_migrations'"
+                "SELECT tablename FROM pg_tables"
+                " WHERE schemaname = 'public' AND tablename <> '_prisma_migrations'"
             )
         }
     assert tables == set(Base.metadata.tables)

@@ -30,18 +30,22 @@ def test_argon2id_parameters_meet_owasp() -> None:
 
 async def test_tenant_with_admin_is_created(database) -> None:
     async with database.transaction() as session:
-        made = await create_tenant_with_admin(session, name="Acme Corp", admin_email="Admin@Acme.io",
-                                              admin_password="s3cret-pass")
+        made = await create_tenant_with_admin(
+            session, name="Acme Corp", admin_email="Admin@Acme.io", admin_password="s3cret-pass"
+        )
     assert made.admin.role is Role.ADMINISTRATOR
     assert made.admin.email == "admin@acme.io"
     assert made.admin.password.startswith("$argon2id$")
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"name": "Bad Email Co", "admin_email": "not-an-email", "admin_password": "s3cret-pass"}, "email"),
-    ({"name": "Short Pw Co", "admin_email": "ok@short.io", "admin_password": "x"}, "password"),
-    ({"name": "   ", "admin_email": "ok@blank.io", "admin_password": "s3cret-pass"}, "name"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"name": "Bad Email Co", "admin_email": "not-an-email", "admin_password": "s3cret-pass"}, "email"),
+        ({"name": "Short Pw Co", "admin_email": "ok@short.io", "admin_password": "x"}, "password"),
+        ({"name": "   ", "admin_email": "ok@blank.io", "admin_password": "s3cret-pass"}, "name"),
+    ],
+)
 async def test_bad_input_names_the_field_and_leaves_nothing(database, kwargs, field) -> None:
     before = _count(database.conninfo, "Tenant")
     with pytest.raises(ValidationError) as info:
@@ -53,26 +57,32 @@ async def test_bad_input_names_the_field_and_leaves_nothing(database, kwargs, fi
 
 async def test_duplicates_conflict_without_partial_rows(database) -> None:
     async with database.transaction() as session:
-        await create_tenant_with_admin(session, name="Dup Co", admin_email="dup@dup.io", admin_password="s3cret-pass")
+        await create_tenant_with_admin(
+            session, name="Dup Co", admin_email="dup@dup.io", admin_password="s3cret-pass"
+        )
     with pytest.raises(ConflictError) as info:
         async with database.transaction() as session:
-            await create_tenant_with_admin(session, name="Dup Co", admin_email="x@dup.io", admin_password="s3cret-pass")
+            await create_tenant_with_admin(
+                session, name="Dup Co", admin_email="x@dup.io", admin_password="s3cret-pass"
+            )
     assert info.value.field == "name"
     # new tenant name but taken email: the tenant row must not survive
     with pytest.raises(ConflictError) as info:
         async with database.transaction() as session:
-            await create_tenant_with_admin(session, name="Other Co", admin_email="DUP@dup.io",
-                                           admin_password="s3cret-pass")
+            await create_tenant_with_admin(
+                session, name="Other Co", admin_email="DUP@dup.io", admin_password="s3cret-pass"
+            )
     assert info.value.field == "email"
-    assert _count(database.conninfo, "Tenant", 'WHERE name = %s', ("Other Co",)) == 0
+    assert _count(database.conninfo, "Tenant", "WHERE name = %s", ("Other Co",)) == 0
 
 
 async def test_unknown_role_lists_valid_values(database, tenant_factory) -> None:
     made = await tenant_factory()
     with pytest.raises(ValidationError) as info:
         async with database.transaction() as session:
-            await create_user(session, tenant_id=made.tenant.id, email="r@r.io", password="s3cret-pass",
-                              role="SUPERUSER")
+            await create_user(
+                session, tenant_id=made.tenant.id, email="r@r.io", password="s3cret-pass", role="SUPERUSER"
+            )
     problem = info.value.problems[0]
     assert problem.field == "role" and "ADMINISTRATOR" in problem.message
 

@@ -46,14 +46,18 @@ def parse_role(value: Role | str, field: str = "role") -> Role:
         return value if isinstance(value, Role) else Role(str(value).upper())
     except ValueError:
         valid = ", ".join(r.value for r in Role)
-        raise ValidationError(Problem(field=field, message=f"unknown role {value!r}; valid: {valid}")) from None
+        raise ValidationError(
+            Problem(field=field, message=f"unknown role {value!r}; valid: {valid}")
+        ) from None
 
 
 def _clean_groups(groups: list[str] | None, field: str = "groups") -> list[str]:
     out: list[str] = []
     for index, group in enumerate(groups or []):
         if not isinstance(group, str) or not group.strip():
-            raise ValidationError(Problem(field=f"{field}[{index}]", message="group names must be non-empty strings"))
+            raise ValidationError(
+                Problem(field=f"{field}[{index}]", message="group names must be non-empty strings")
+            )
         if group.strip() not in out:
             out.append(group.strip())
     return out
@@ -78,7 +82,9 @@ async def create_user(
         problems.extend(exc.problems)
         clean_email = ""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(Problem(field="password", message=f"must be at least {MIN_PASSWORD_LENGTH} characters"))
+        problems.append(
+            Problem(field="password", message=f"must be at least {MIN_PASSWORD_LENGTH} characters")
+        )
     try:
         clean_role = parse_role(role)
     except ValidationError as exc:
