@@ -73,6 +73,12 @@ async def fan_out_node(state: Mapping[str, Any], config: FanOutConfig, ctx: Node
     return None
 
 
+def _as_text(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "\n".join(f"{key}: {format_for_prompt(item)}" for key, item in value.items())
+    return format_for_prompt(value)
+
+
 @node_type("join", config=JoinConfig, description="Wait for all branches and combine", waits_for_all=True)
 async def join_node(state: Mapping[str, Any], config: JoinConfig, ctx: NodeContext) -> dict[str, Any]:
     """Wait for all branches and combine their results."""
@@ -80,5 +86,5 @@ async def join_node(state: Mapping[str, Any], config: JoinConfig, ctx: NodeConte
     if config.output is None:
         return {}
     if config.mode == "text":
-        return {config.output: config.separator.join(format_for_prompt(v) for v in values)}
+        return {config.output: config.separator.join(_as_text(v) for v in values)}
     return {config.output: values}

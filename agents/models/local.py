@@ -32,7 +32,8 @@ _STOPWORDS = frozenset(
     "a an the and or but if of to in on at by for with from as is are was were be been being this that these "
     "those it its into about what which who whom whose when where why how do does did can could should would "
     "will shall may might must not no yes you your we our they their he she his her them i me my answer "
-    "question context please using use based only following given provide".split()
+    "question context please using use based only following given provide passage passages say says tell "
+    "document documents text".split()
 )
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -75,8 +76,10 @@ def extractive_answer(question: str, context: str, *, max_sentences: int = 2) ->
         marker = _PASSAGE.match(raw)
         if marker:
             source, raw = marker.group(2).strip(), raw[marker.end() :].strip()
+        if raw.endswith(":") or len(raw.split()) < 3:  # headings and labels are not answers
+            continue
         score = len(_tokens(raw) & wanted)
-        if score and raw:
+        if score:
             candidates.append((score, position, raw, source))
     if not candidates:
         return None
