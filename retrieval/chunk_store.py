@@ -145,9 +145,10 @@ class ChunkStore:
         dimension = backend.collection_dimension()
         if dimension is None:
             backend.create_collection(identity.dimension)
-        elif dimension != identity.dimension:
-            raise EmbeddingModelMismatchError(_mismatch(backend, identity, "?", dimension))
         config = backend.payloads_by_id([_CONFIG_ID]).get(_CONFIG_ID)
+        if dimension is not None and dimension != identity.dimension:
+            recorded = (config or {}).get("embedding_model", "unknown")
+            raise EmbeddingModelMismatchError(_mismatch(backend, identity, recorded, dimension))
         if config is None:
             if dimension is not None and backend.count_where(Clause()) > 0:
                 raise EmbeddingModelMismatchError(

@@ -9,7 +9,6 @@ bodies and model output never reach it. The store refuses to search, scroll or d
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from eawe.errors import Problem, ValidationError
@@ -26,12 +25,12 @@ class _HasTenantAndGroups(Protocol):
     groups: Any
 
 
-@dataclass(frozen=True, slots=True, init=False)
 class PermissionFilter:
     """The tenant and business groups a search runs as.
 
     Build it on the server side from the authenticated principal (``for_user``) or from the user a
-    run acts as; never from request bodies or graph state.
+    run acts as; never from request bodies or graph state. It is deliberately a plain immutable
+    class, not a dataclass or pydantic model, so no validator can coerce a dict into one.
 
     Attributes:
         tenant_id: The caller's tenant; every query is restricted to it.
@@ -39,17 +38,16 @@ class PermissionFilter:
             ``allowed_roles``. Empty means the caller sees nothing.
     """
 
+    __slots__ = ("groups", "tenant_id")
     tenant_id: str
     groups: frozenset[str]
 
     def __init__(self, tenant_id: str, groups: Iterable[str] = ()) -> None:
         if not isinstance(tenant_id, str) or not tenant_id.strip():
             raise ValidationError(Problem(field="tenant_id", message="must be a non-empty string"))
-        if isinstance(groups, str):
+        if isinstance(groups, str | bytes) or not isinstance(groups, Iterable):
             # A bare string would silently become a set of characters.
-            raise ValidationError(
-                Problem(field="groups", message="must be a list of group names, not a string")
-            )
+            raise ValidationError(Problem(field="groups", message="must be a list of group names"))
         clean: set[str] = set()
         for index, group in enumerate(groups):
             if not isinstance(group, str) or not group.strip():
@@ -63,6 +61,23 @@ class PermissionFilter:
             raise ValidationError(Problem(field="groups", message=f"at most {_MAX_GROUPS} groups"))
         object.__setattr__(self, "tenant_id", tenant_id)
         object.__setattr__(self, "groups", frozenset(clean))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("PermissionFilter is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("PermissionFilter is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PermissionFilter):
+            return NotImplemented
+        return self.tenant_id == other.tenant_id and self.groups == other.groups
+
+    def __hash__(self) -> int:
+        return hash((self.tenant_id, self.groups))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (PermissionFilter, (self.tenant_id, sorted(self.groups)))
 
     @classmethod
     def for_user(cls, user: _HasTenantAndGroups) -> PermissionFilter:

@@ -7,7 +7,7 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from retrieval.chunk_store import MAX_K, ChunkStore
 from retrieval.permissions import PermissionFilter, require_permission_filter
@@ -38,9 +38,11 @@ class PermissionedRetriever(BaseRetriever):
     permission_filter: PermissionFilter
     default_k: int = Field(default=4, ge=1, le=MAX_K)
 
-    def model_post_init(self, context: Any, /) -> None:
-        require_permission_filter(self.permission_filter, "PermissionedRetriever")
-        super().model_post_init(context)
+    @field_validator("permission_filter", mode="before")
+    @classmethod
+    def _only_a_real_filter(cls, value: Any) -> PermissionFilter:
+        # Before pydantic could coerce anything (a dict, a tuple) into a filter: refuse it.
+        return require_permission_filter(value, "PermissionedRetriever")
 
     @staticmethod
     def _k(default: int, kwargs: dict[str, Any]) -> int:
