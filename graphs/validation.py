@@ -81,6 +81,7 @@ class _Checker:
         self.configs: dict[str, BaseModel] = {}
         self.types: dict[str, NodeType] = {}
         self.state: dict[str, StateField] = {}
+        self.uncertain: set[str] = set()  # nodes whose next steps are unknown (problems reported)
 
     def add(self, field: str, message: str, node_id: str | None = None) -> None:
         self.problems.append(Problem(field=field, message=message, node_id=node_id))
@@ -179,6 +180,7 @@ class _Checker:
             for loc, value, _ in find_marked(config, "node_ref"):
                 if value != END and value not in self.nodes:
                     self.add(f"{where}.config.{loc}", f"target node {value!r} does not exist", node_id)
+                    self.uncertain.add(node_id)
 
     def config_targets(self, node_id: str) -> set[str]:
         config = self.configs.get(node_id)
@@ -226,9 +228,9 @@ class _Checker:
             self.add("edges", "no edge leaves START")
         for node_id in self.nodes:
             successors[node_id] |= self.config_targets(node_id)
-            if node_id not in self.configs:
-                # Unknown type or bad config (already reported): its targets are unknown, so assume
-                # it may lead anywhere rather than report follow-on topology problems.
+            if node_id not in self.configs or node_id in self.uncertain:
+                # Unknown type, bad config or missing targets (already reported): its next steps are
+                # unknown, so assume it may lead anywhere rather than report follow-on problems.
                 successors[node_id] |= {*self.nodes, END}
         self.topology(successors)
 
