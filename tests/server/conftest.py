@@ -8,35 +8,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
-import psycopg
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.engine import URL
 
 from eawe.db.models import Role
 from eawe.settings import Settings
 from server.app import create_app
 from tests.server.api_tenants import ApiTenant, login
-
-
-def as_uri(conninfo: str) -> str:
-    """A libpq conninfo (key=value or URI) as a ``postgresql://`` URI, the form DATABASE_URL takes."""
-    if "://" in conninfo:
-        return conninfo
-    params = psycopg.conninfo.conninfo_to_dict(conninfo)
-    user, password, dbname = (
-        params.pop("user", None),
-        params.pop("password", None),
-        params.pop("dbname", None),
-    )
-    url = URL.create("postgresql", username=user, password=password, database=dbname, query=params)
-    return url.render_as_string(hide_password=False)
-
-
-@pytest.fixture(scope="module")
-def database_conninfo(database_conninfo: str) -> str:
-    """The parent fixture's database, as the URI form DATABASE_URL takes."""
-    return as_uri(database_conninfo)
 
 
 @pytest.fixture(scope="module")
