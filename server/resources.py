@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from eawe.credentials import CredentialCipher
 from eawe.db.database import Database, open_database, resolve_conninfo
 from eawe.settings import Settings
+from server.rag import RagResources, open_rag
 
 __all__ = ["ServerResources", "get_resources", "open_server_resources"]
 
@@ -34,8 +35,8 @@ class ServerResources:
     settings: Settings
     database: Database
     cipher: CredentialCipher
+    rag: RagResources
     engine: Any = None
-    rag: Any = None
     verified_api_keys: OrderedDict[str, str] = field(default_factory=OrderedDict)
 
     def remember_api_key(self, digest: str, key_id: str) -> None:
@@ -73,9 +74,11 @@ async def open_server_resources(
                 _log.info("applied migration %s", name)
         database = await open_database(settings, conninfo=conninfo)
         stack.push_async_callback(database.dispose)
+        rag = await stack.enter_async_context(open_rag(settings))
         resources = ServerResources(
             settings=settings,
             database=database,
             cipher=CredentialCipher(settings.parsed_credential_keys()),
+            rag=rag,
         )
         yield resources

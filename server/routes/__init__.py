@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.routes import api_keys, audit_logs, auth, credentials, users
+from server.routes import api_keys, audit_logs, auth, credentials, documents, users
 
 __all__ = ["V1_ROUTERS"]
 
@@ -12,4 +12,6 @@ V1_ROUTERS = [
     api_keys.router,
     credentials.router,
     audit_logs.router,
+    documents.router,
+    documents.search_router,
 ]
