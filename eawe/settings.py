@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     page_size_max: int = 200
     run_rate_limit_per_minute: int = 120
 
+    # --- run workers ---
+    worker_concurrency: int = Field(default=4, ge=1, description="Runs one worker executes at a time")
+    run_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds after its last heartbeat that a claimed run is recovered by another worker",
+    )
+
     @field_validator("credential_keys")
     @classmethod
     def _keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
