@@ -108,3 +108,61 @@ def linear(state: dict[str, Any], nodes: list[dict[str, Any]]) -> dict[str, Any]
         "nodes": nodes,
         "edges": [{"source": a, "target": b} for a, b in itertools.pairwise(ids)],
     }
+
+
+# --- durable runs (real PostgreSQL from tests/conftest.py) ------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def engine(settings: Any, database: Any) -> Any:
+    """A RunEngine on the module's database: local chat model, keyword retriever, short leases."""
+    from checkpoints import open_engine
+
+    opened = await open_engine(
+        settings,
+        database,
+        registry=create_registry(plugins=False),
+        chat_models=LocalChatModelFactory(),
+        retriever_factory=lambda tenant_id, principal: KeywordRetriever(CORPUS),
+        lease_seconds=5.0,
+        worker_id="test-worker",
+    )
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def publish_workflow(
+    engine: Any, tenant_id: str, definition: dict[str, Any], actor_id: str | None = None
+) -> str:
+    """Store ``definition`` as a workflow of ``tenant_id`` and publish it; returns the workflow id."""
+    from eawe.db.repositories.workflows import create_workflow
+
+    async with engine.resources.database.transaction() as session:
+        workflow = await create_workflow(
+            session, tenant_id=tenant_id, name=definition.get("name") or "test", definition_graph=definition
+        )
+    await engine.publish(tenant_id, workflow.id, actor_id=actor_id)
+    return workflow.id
+
+
+async def audit_actions(engine: Any, tenant_id: str, run_id: str) -> list[tuple[str, str]]:
+    from eawe.db.repositories.runs import list_run_audit
+
+    async with engine.resources.database.session() as session:
+        return [(row.action, row.actor_type) for row in await list_run_audit(session, tenant_id, run_id)]
+
+
+async def load_run(engine: Any, tenant_id: str, run_id: str) -> Any:
+    from eawe.db.repositories.runs import get_run
+
+    async with engine.resources.database.session() as session:
+        return await get_run(session, tenant_id, run_id)
+
+
+async def run_tasks(engine: Any, tenant_id: str, run_id: str) -> list[Any]:
+    from eawe.db.repositories.hitl import tasks_for_run
+
+    async with engine.resources.database.session() as session:
+        return await tasks_for_run(session, tenant_id, run_id)

@@ -130,7 +130,7 @@ async def decide_task(
             resolved_at=utcnow(),
         )
         .returning(HITLTask)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     return result.scalar_one_or_none()
 

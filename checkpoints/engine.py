@@ -1,0 +1,334 @@
+"""The run engine: the API the server, the worker and the CLI call.
+
+Build it once per process with :func:`open_engine` (it owns the checkpointer pool, the event
+listener and the compiled-graph cache) and close it at shutdown::
+
+    engine = await open_engine(settings, database, retriever_factory=...)
+    run = await engine.start_run(tenant_id, workflow_id, {"question": "..."}, started_by=user_id)
+    await engine.execute_run(run.id)          # normally a worker does this (RunWorker)
+    task = await engine.decide(tenant_id, task_id, {"decision": "approve"}, actor_id=user_id)
+
+Errors are :mod:`eawe.errors`: NotFoundError (404, also for another tenant's ids), ConflictError
+(409: a second decision, cancelling a finished run, retrying a run that is not paused with an
+error), ValidationError (422, each problem with field and node id), PermissionDeniedError (403).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from sqlalchemy import select
+
+from checkpoints.definitions import load_run_graph, validate_for_tenant
+from checkpoints.events import RunEvent, RunEventStream, enqueue_run, publish_event
+from checkpoints.execution import execute_claimed
+from checkpoints.hitl import HitlDecision, apply_decision
+from checkpoints.leases import claim_next_runs, claim_run
+from checkpoints.resources import EngineResources
+from eawe.audit import ActorType, append_audit
+from eawe.db.models import (
+    HITLTask,
+    RunStatus,
+    User,
+    WorkflowDefinitionVersion,
+    WorkflowRun,
+    WorkflowStatus,
+    utcnow,
+)
+from eawe.db.repositories import runs as run_repo
+from eawe.db.repositories import workflows as workflow_repo
+from eawe.db.repositories.hitl import cancel_open_tasks, iter_corrections
+from eawe.db.repositories.users import get_user
+from eawe.errors import ConflictError, NotFoundError
+from graphs.state import initial_state
+from graphs.validation import ValidatedWorkflow
+
+__all__ = ["TERMINAL_STATUSES", "RunEngine"]
+
+TERMINAL_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+
+
+class RunEngine:
+    """Starts, executes, pauses, resumes, cancels and retries workflow runs."""
+
+    def __init__(self, resources: EngineResources, *, closers: list[Callable[[], Any]] | None = None) -> None:
+        self.resources = resources
+        self._closers = closers or []
+
+    # --- definitions -------------------------------------------------------------------------
+    async def validate(self, tenant_id: str, definition: Any) -> ValidatedWorkflow:
+        """Validate and test-compile a definition (subworkflows resolved in the tenant).
+
+        Raises:
+            eawe.errors.ValidationError: Every problem, each with field and node id.
+        """
+        async with self.resources.database.session() as session:
+            return await validate_for_tenant(self.resources, session, tenant_id, definition)
+
+    async def publish(
+        self, tenant_id: str, workflow_id: str, *, actor_id: str | None
+    ) -> WorkflowDefinitionVersion:
+        """Validate the draft and freeze it as the next published version (workflow becomes ACTIVE)."""
+        async with self.resources.database.transaction() as session:
+            workflow = await workflow_repo.get_workflow(session, tenant_id, workflow_id, for_update=True)
+            validated = await validate_for_tenant(
+                self.resources, session, tenant_id, workflow.definition_graph
+            )
+            return await workflow_repo.publish_version(
+                session, tenant_id, workflow_id, graph_hash=validated.graph_hash, actor_id=actor_id
+            )
+
+    # --- runs ----------------------------------------------------------------------------------
+    async def start_run(
+        self,
+        tenant_id: str,
+        workflow_id: str,
+        run_input: Mapping[str, Any] | None,
+        started_by: str | None,
+        *,
+        version: int | None = None,
+    ) -> WorkflowRun:
+        """Create a PENDING run pinned to a published version (the newest by default) and queue it.
+
+        Raises:
+            eawe.errors.NotFoundError: No such workflow (or user) in this tenant.
+            eawe.errors.ConflictError: The workflow is archived or has no published version.
+            eawe.errors.ValidationError: The input does not fit the workflow's state.
+        """
+        async with self.resources.database.transaction() as session:
+            workflow = await workflow_repo.get_workflow(session, tenant_id, workflow_id)
+            if workflow.status == WorkflowStatus.ARCHIVED:
+                raise ConflictError(f"workflow {workflow_id} is archived", field="workflow_id")
+            try:
+                pinned = await workflow_repo.get_version(session, tenant_id, workflow_id, version)
+            except NotFoundError:
+                if version is not None:
+                    raise
+                raise ConflictError(
+                    f"workflow {workflow_id} has no published version; publish it first", field="workflow_id"
+                ) from None
+            if started_by is not None:
+                await get_user(session, tenant_id, started_by)
+            _, validated = await load_run_graph(
+                self.resources,
+                session,
+                tenant_id=tenant_id,
+                workflow_id=workflow_id,
+                version=pinned.version,
+                graph_hash=pinned.graph_hash,
+            )
+            clean_input = dict(run_input or {})
+            initial_state(validated.definition, clean_input)  # raises naming input.<field>
+            run = await run_repo.create_run(
+                session, tenant_id=tenant_id, version=pinned, run_input=clean_input, started_by_id=started_by
+            )
+            await append_audit(
+                session,
+                tenant_id=tenant_id,
+                action="RUN_CREATED",
+                actor_type=ActorType.USER if started_by else ActorType.SYSTEM,
+                actor_id=started_by,
+                workflow_run_id=run.id,
+                details={"workflow_id": workflow_id, "workflow_version": pinned.version},
+            )
+            await publish_event(
+                session, RunEvent(tenant_id, run.id, "run.status", {"status": run.status.value})
+            )
+            await enqueue_run(session, run.id)
+        return run
+
+    async def execute_run(self, run_id: str) -> RunStatus | None:
+        """Claim the run (if it is PENDING or its lease expired) and execute it until it settles.
+
+        This is the worker path. Returns the status the run was left in, or None if it was not
+        claimable (another worker has it, or it is paused or finished).
+        """
+        async with self.resources.database.transaction() as session:
+            claimed = await claim_run(
+                session, run_id, owner=self.resources.worker_id, lease_seconds=self.resources.lease_seconds
+            )
+        if claimed is None:
+            return None
+        return await execute_claimed(self.resources, claimed)
+
+    async def execute_next(self, limit: int = 1) -> list[tuple[str, RunStatus | None]]:
+        """Claim up to ``limit`` runnable runs (oldest first) and execute them concurrently."""
+        async with self.resources.database.transaction() as session:
+            claimed = await claim_next_runs(
+                session,
+                owner=self.resources.worker_id,
+                lease_seconds=self.resources.lease_seconds,
+                limit=limit,
+            )
+        results = await asyncio.gather(*(execute_claimed(self.resources, c) for c in claimed))
+        return [(c.id, status) for c, status in zip(claimed, results, strict=True)]
+
+    async def recover(self, *, batch: int = 8) -> list[str]:
+        """After a restart: execute every PENDING run and every RUNNING run whose lease expired.
+
+        Paused runs stay paused; runs of other live workers are left alone. Returns the run ids
+        this call executed.
+        """
+        done: list[str] = []
+        while True:
+            executed = await self.execute_next(batch)
+            if not executed:
+                return done
+            done.extend(run_id for run_id, _ in executed)
+
+    async def decide(
+        self, tenant_id: str, task_id: str, decision: HitlDecision | Mapping[str, Any], *, actor_id: str
+    ) -> HITLTask:
+        """Apply a reviewer's decision exactly once and queue the run to resume.
+
+        Raises:
+            eawe.errors.ValidationError: Bad decision body (e.g. reject without reason).
+            eawe.errors.NotFoundError: No such task (or actor) in this tenant.
+            eawe.errors.PermissionDeniedError: The actor may not decide this task.
+            eawe.errors.ConflictError: The task was already decided.
+        """
+        parsed = decision if isinstance(decision, HitlDecision) else HitlDecision.parse(decision)
+        async with self.resources.database.transaction() as session:
+            actor = await get_user(session, tenant_id, actor_id)
+            task, _queued = await apply_decision(session, tenant_id, task_id, parsed, actor)
+        return task
+
+    async def cancel(self, tenant_id: str, run_id: str, *, actor_id: str | None) -> WorkflowRun:
+        """Cancel a run. A paused or pending run is CANCELLED at once; a running one is asked to stop
+        (``cancel_requested``) and its worker marks it CANCELLED.
+
+        Raises:
+            eawe.errors.ConflictError: The run already finished.
+        """
+        async with self.resources.database.transaction() as session:
+            run = await run_repo.get_run(session, tenant_id, run_id, for_update=True)
+            if run.status in TERMINAL_STATUSES:
+                raise ConflictError(f"run {run_id} is already {run.status.value}", field="status")
+            actor_type = ActorType.USER if actor_id else ActorType.SYSTEM
+            alive = (
+                run.status == RunStatus.RUNNING and run.lease_expires_at and run.lease_expires_at > utcnow()
+            )
+            if alive:
+                run.cancel_requested = True
+                action, event = (
+                    "RUN_CANCEL_REQUESTED",
+                    RunEvent(tenant_id, run_id, "run.cancel_requested", {}),
+                )
+            else:
+                run.status, run.completed_at = RunStatus.CANCELLED, utcnow()
+                run.lease_owner, run.lease_expires_at, run.cancel_requested = None, None, True
+                await cancel_open_tasks(session, tenant_id, run_id)
+                action = "RUN_CANCELLED"
+                event = RunEvent(tenant_id, run_id, "run.status", {"status": RunStatus.CANCELLED.value})
+            await session.flush()
+            await append_audit(
+                session,
+                tenant_id=tenant_id,
+                action=action,
+                actor_type=actor_type,
+                actor_id=actor_id,
+                workflow_run_id=run_id,
+            )
+            await publish_event(session, event)
+        return run
+
+    async def retry(self, tenant_id: str, run_id: str, *, actor_id: str | None) -> WorkflowRun:
+        """Queue a run PAUSED_WITH_ERROR again; it resumes from its last checkpoint.
+
+        Raises:
+            eawe.errors.ConflictError: The run is not paused with an error.
+        """
+        async with self.resources.database.transaction() as session:
+            run = await run_repo.get_run(session, tenant_id, run_id, for_update=True)
+            if run.status != RunStatus.PAUSED_WITH_ERROR:
+                raise ConflictError(
+                    f"only a run paused with an error can be retried; run {run_id} is {run.status.value}",
+                    field="status",
+                )
+            run.status = RunStatus.PENDING
+            await session.flush()
+            await append_audit(
+                session,
+                tenant_id=tenant_id,
+                action="RUN_RETRIED",
+                actor_type=ActorType.USER if actor_id else ActorType.SYSTEM,
+                actor_id=actor_id,
+                workflow_run_id=run_id,
+                details={"error": run.error},
+            )
+            await publish_event(
+                session, RunEvent(tenant_id, run_id, "run.status", {"status": RunStatus.PENDING.value})
+            )
+            await enqueue_run(session, run_id)
+        return run
+
+    # --- observation -------------------------------------------------------------------------
+    def subscribe(
+        self, tenant_id: str, run_id: str | None = None
+    ) -> AbstractAsyncContextManager[RunEventStream]:
+        """Live events of a tenant's runs (one run if ``run_id``), from any process.
+
+        Use ``async with engine.subscribe(tenant_id, run_id) as events: async for event in events``.
+        Events: ``run.status``, ``node.finished``, ``task.created``, ``task.decided``,
+        ``run.cancel_requested``, ``agent.audit``, ``stream.lagged``.
+        """
+        if self.resources.events is None:
+            raise RuntimeError("this engine was opened without events")
+        return self.resources.events.subscribe(tenant_id, run_id)
+
+    async def run_state(self, tenant_id: str, run_id: str) -> dict[str, Any]:
+        """The run's latest checkpoint: state values, next nodes and open interrupts."""
+        async with self.resources.database.session() as session:
+            run = await run_repo.get_run(session, tenant_id, run_id)
+            graph, _ = await load_run_graph(
+                self.resources,
+                session,
+                tenant_id=tenant_id,
+                workflow_id=run.workflow_definition_id,
+                version=run.workflow_version,
+                graph_hash=run.graph_hash,
+            )
+        snapshot = await graph.aget_state({"configurable": {"thread_id": run_id}})
+        return {
+            "values": json.loads(json.dumps(snapshot.values, default=str)),
+            "next": list(snapshot.next),
+            "interrupts": [
+                {"id": i.id, "value": json.loads(json.dumps(i.value, default=str))}
+                for i in snapshot.interrupts
+            ],
+            "checkpoint_id": (snapshot.config.get("configurable") or {}).get("checkpoint_id"),
+        }
+
+    async def export_corrections(
+        self, tenant_id: str, *, workflow_id: str | None = None
+    ) -> AsyncIterator[str]:
+        """Decided HITL tasks as JSONL lines (original vs corrected output, node, version, reviewer)."""
+        async with self.resources.database.session() as session:
+            async for record in iter_corrections(session, tenant_id, workflow_id=workflow_id):
+                yield json.dumps(record, ensure_ascii=False, default=str) + "\n"
+
+    async def get_actor(self, tenant_id: str, user_id: str) -> User:
+        async with self.resources.database.session() as session:
+            return await get_user(session, tenant_id, user_id)
+
+    async def pending_runs(self) -> list[str]:
+        """Ids of runs waiting for a worker (PENDING), oldest first."""
+        async with self.resources.database.session() as session:
+            rows = await session.scalars(
+                select(WorkflowRun.id)
+                .where(WorkflowRun.status == RunStatus.PENDING)
+                .order_by(WorkflowRun.created_at)
+            )
+            return list(rows.all())
+
+    async def close(self) -> None:
+        """Stop the event listener and close the checkpointer pool (not the database)."""
+        for close in reversed(self._closers):
+            result = close()
+            if asyncio.iscoroutine(result):
+                await result
+        self._closers.clear()

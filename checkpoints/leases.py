@@ -1,0 +1,154 @@
+"""The durable run queue: claiming runs with a lease, renewing it, and releasing it with the outcome.
+
+A worker claims a run by moving it to RUNNING with ``leaseOwner``/``leaseExpiresAt``; it renews the
+lease while it works. A run whose lease expired (its worker died) can be claimed again and is
+resumed from its last checkpoint. Every write after the claim is guarded by ``leaseOwner``, so a
+worker that lost its lease cannot overwrite the new owner's bookkeeping. These are engine
+internals addressed by run id; tenant-facing reads go through ``eawe.db.repositories.runs``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from eawe.db.models import RunStatus
+
+__all__ = ["ClaimedRun", "cancel_requested", "claim_next_runs", "claim_run", "release_run", "renew_lease"]
+
+_CLAIMABLE = """(status = 'PENDING' OR (status = 'RUNNING'
+    AND ("leaseExpiresAt" IS NULL OR "leaseExpiresAt" < LOCALTIMESTAMP)))"""
+_CLAIM = f"""
+WITH target AS (
+    SELECT id, status AS previous FROM "WorkflowRun"
+    WHERE {{where}} AND {_CLAIMABLE}
+    ORDER BY "createdAt", id
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE "WorkflowRun" AS r
+SET status = 'RUNNING', "leaseOwner" = :owner,
+    "leaseExpiresAt" = LOCALTIMESTAMP + make_interval(secs => :ttl),
+    attempts = r.attempts + 1, "startedAt" = COALESCE(r."startedAt", LOCALTIMESTAMP),
+    "updatedAt" = LOCALTIMESTAMP
+FROM target WHERE r.id = target.id
+RETURNING r.id, r."tenantId", r."workflowDefinitionId", r."workflowVersion", r."graphHash",
+          r."startedById", r.input, r.attempts, target.previous
+"""
+
+
+@dataclass(frozen=True)
+class ClaimedRun:
+    """A run this worker now holds the lease on."""
+
+    id: str
+    tenant_id: str
+    workflow_id: str
+    workflow_version: int
+    graph_hash: str
+    started_by_id: str | None
+    input: Any
+    attempts: int
+    recovered: bool
+    """True when the previous holder's lease had expired (a crashed worker)."""
+
+
+def _claimed(row: Any) -> ClaimedRun:
+    return ClaimedRun(
+        id=row.id,
+        tenant_id=row.tenantId,
+        workflow_id=row.workflowDefinitionId,
+        workflow_version=row.workflowVersion,
+        graph_hash=row.graphHash,
+        started_by_id=row.startedById,
+        input=row.input,
+        attempts=row.attempts,
+        recovered=row.previous == RunStatus.RUNNING.value,
+    )
+
+
+async def claim_run(
+    session: AsyncSession, run_id: str, *, owner: str, lease_seconds: float
+) -> ClaimedRun | None:
+    """Claim one run if it is PENDING or its lease expired; None otherwise."""
+    result = await session.execute(
+        text(_CLAIM.format(where="id = :run_id")),
+        {"run_id": run_id, "owner": owner, "ttl": lease_seconds, "limit": 1},
+    )
+    row = result.first()
+    return _claimed(row) if row else None
+
+
+async def claim_next_runs(
+    session: AsyncSession, *, owner: str, lease_seconds: float, limit: int
+) -> list[ClaimedRun]:
+    """Claim up to ``limit`` runnable runs, oldest first, skipping rows other workers are claiming."""
+    result = await session.execute(
+        text(_CLAIM.format(where="TRUE")), {"owner": owner, "ttl": lease_seconds, "limit": limit}
+    )
+    return [_claimed(row) for row in result.all()]
+
+
+async def renew_lease(
+    session: AsyncSession, run_id: str, *, owner: str, lease_seconds: float
+) -> tuple[bool, bool]:
+    """Extend the lease. Returns (still the owner, cancellation requested)."""
+    result = await session.execute(
+        text(
+            """UPDATE "WorkflowRun" SET "leaseExpiresAt" = LOCALTIMESTAMP + make_interval(secs => :ttl)
+               WHERE id = :run_id AND "leaseOwner" = :owner AND status = 'RUNNING'
+               RETURNING "cancelRequested" """
+        ),
+        {"run_id": run_id, "owner": owner, "ttl": lease_seconds},
+    )
+    row = result.first()
+    return (row is not None, bool(row.cancelRequested) if row else False)
+
+
+async def cancel_requested(session: AsyncSession, run_id: str) -> bool:
+    value = await session.scalar(
+        text('SELECT "cancelRequested" FROM "WorkflowRun" WHERE id = :id'), {"id": run_id}
+    )
+    return bool(value)
+
+
+async def release_run(
+    session: AsyncSession,
+    run_id: str,
+    *,
+    owner: str,
+    status: RunStatus,
+    payload: Any = None,
+    state: Any = None,
+    error: Any = None,
+    set_error: bool = False,
+) -> bool:
+    """Set the outcome and drop the lease, if ``owner`` still holds it. Returns whether it did."""
+
+    terminal = status in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+    result = await session.execute(
+        text(
+            f"""UPDATE "WorkflowRun" SET status = CAST(:status AS "RunStatus"),
+                   payload = COALESCE(CAST(:payload AS jsonb), payload),
+                   state = COALESCE(CAST(:state AS jsonb), state),
+                   error = {"CAST(:error AS jsonb)" if set_error else "error"},
+                   "leaseOwner" = NULL, "leaseExpiresAt" = NULL,
+                   "completedAt" = {"LOCALTIMESTAMP" if terminal else '"completedAt"'},
+                   "updatedAt" = LOCALTIMESTAMP
+               WHERE id = :run_id AND "leaseOwner" = :owner
+               RETURNING id"""
+        ),
+        {
+            "run_id": run_id,
+            "owner": owner,
+            "status": status.value,
+            "payload": None if payload is None else json.dumps(payload, default=str),
+            "state": None if state is None else json.dumps(state, default=str),
+            "error": None if error is None else json.dumps(error, default=str),
+        },
+    )
+    return result.first() is not None

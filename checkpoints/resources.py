@@ -1,0 +1,62 @@
+"""Everything the engine holds for the life of a process, built once and passed around."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agents.context import ChatModelFactory, DocumentRetriever, Principal
+from agents.registry import NodeRegistry
+from graphs.compiler import CompiledGraphCache
+
+if TYPE_CHECKING:
+    import httpx
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+
+    from checkpoints.events import RunEventHub
+    from eawe.credentials import CredentialCipher
+    from eawe.db.database import Database
+
+__all__ = ["EngineResources", "RetrieverFactory", "default_worker_id"]
+
+RetrieverFactory = Callable[[str, Principal], DocumentRetriever | None]
+"""``factory(tenant_id, principal)`` → the permission-filtered retriever a run uses (or None)."""
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class EngineResources:
+    """Shared, long-lived dependencies of the run engine.
+
+    Attributes:
+        database: Relational store (SQLAlchemy sessions).
+        saver: The LangGraph checkpointer (``PooledPostgresSaver`` in production).
+        registry: Node types.
+        chat_models: Chat model factory for every run.
+        retriever_factory: Builds the retriever for a run's principal; None when no document store.
+        cipher: Decrypts stored credentials for ``tool`` nodes; None when no keys are configured.
+        http: Shared HTTP client for ``tool`` nodes.
+        events: Cross-process run events (None: no events, e.g. in a one-shot CLI run).
+        lease_seconds: How long a claimed run stays ours without a heartbeat.
+        worker_id: This process's name in ``leaseOwner``.
+        recursion_limit: LangGraph super-step limit per invocation.
+    """
+
+    database: Database
+    saver: BaseCheckpointSaver[Any]
+    registry: NodeRegistry
+    chat_models: ChatModelFactory
+    retriever_factory: RetrieverFactory | None = None
+    cipher: CredentialCipher | None = None
+    http: httpx.AsyncClient | None = None
+    events: RunEventHub | None = None
+    lease_seconds: float = 60.0
+    worker_id: str = field(default_factory=default_worker_id)
+    recursion_limit: int = 200
+    graphs: CompiledGraphCache = field(default_factory=CompiledGraphCache)

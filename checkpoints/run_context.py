@@ -1,0 +1,91 @@
+"""Building the :class:`~agents.context.RunContext` of a run: its principal, retriever, credentials, audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from agents.context import Principal, RunContext
+from checkpoints.events import RunEvent, publish_event
+from checkpoints.resources import EngineResources
+from eawe.audit import ActorType, append_audit
+from eawe.db.models import Credential
+from eawe.db.repositories.users import get_user
+from eawe.errors import NotFoundError
+
+__all__ = ["DatabaseCredentialReader", "build_run_context", "load_principal"]
+
+
+class DatabaseCredentialReader:
+    """Reveals the tenant's stored credentials (by id, or by name — the newest with that name)."""
+
+    def __init__(self, resources: EngineResources, tenant_id: str) -> None:
+        self._resources = resources
+        self._tenant_id = tenant_id
+
+    async def read_secret(self, name_or_id: str) -> str:
+        cipher = self._resources.cipher
+        if cipher is None:
+            raise LookupError("no credential keys are configured (EAWE_CREDENTIAL_KEYS)")
+        async with self._resources.database.session() as session:
+            row = await session.scalar(
+                select(Credential)
+                .where(
+                    Credential.tenant_id == self._tenant_id,
+                    or_(Credential.id == name_or_id, Credential.name == name_or_id),
+                )
+                .order_by((Credential.id == name_or_id).desc(), Credential.created_at.desc())
+                .limit(1)
+            )
+        if row is None:
+            raise NotFoundError("credential", name_or_id)
+        return cipher.decrypt(row.tenant_id, row.id, row.key_version, row.encrypted_value)
+
+
+async def load_principal(resources: EngineResources, tenant_id: str, user_id: str | None) -> Principal:
+    """The principal a run acts as (a run started by the system has no groups)."""
+    if user_id is None:
+        return Principal(user_id=None)
+    async with resources.database.session() as session:
+        user = await get_user(session, tenant_id, user_id)
+    return Principal(user_id=user.id, email=user.email, role=user.role.value, groups=tuple(user.groups or ()))
+
+
+async def build_run_context(
+    resources: EngineResources,
+    *,
+    tenant_id: str,
+    run_id: str,
+    workflow_id: str,
+    workflow_version: int,
+    started_by_id: str | None,
+) -> RunContext:
+    """The run context of one run, built for its principal (never from graph state)."""
+    principal = await load_principal(resources, tenant_id, started_by_id)
+    retriever = resources.retriever_factory(tenant_id, principal) if resources.retriever_factory else None
+
+    async def audit(action: str, details: dict[str, Any]) -> None:
+        async with resources.database.transaction() as session:
+            await append_audit(
+                session,
+                tenant_id=tenant_id,
+                action=action,
+                actor_type=ActorType.AGENT,
+                workflow_run_id=run_id,
+                details=details,
+            )
+            await publish_event(session, RunEvent(tenant_id, run_id, "agent.audit", {"action": action}))
+
+    return RunContext(
+        tenant_id=tenant_id,
+        principal=principal,
+        chat_models=resources.chat_models,
+        retriever=retriever,
+        credentials=DatabaseCredentialReader(resources, tenant_id),
+        audit=audit,
+        http=resources.http,
+        run_id=run_id,
+        workflow_id=workflow_id,
+        workflow_version=workflow_version,
+    )

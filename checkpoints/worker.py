@@ -1,0 +1,108 @@
+"""The worker loop: claim queued runs from PostgreSQL and execute them, a few at a time.
+
+Wakes on ``NOTIFY`` when a run is queued (start, decision, retry) and polls every few seconds
+for runs whose lease expired (a crashed worker). Any number of worker processes can run
+against one database; ``FOR UPDATE SKIP LOCKED`` hands each run to exactly one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from checkpoints.engine import RunEngine
+from checkpoints.execution import execute_claimed
+from checkpoints.leases import ClaimedRun, claim_next_runs
+
+__all__ = ["RunWorker"]
+
+logger = logging.getLogger(__name__)
+
+
+class RunWorker:
+    """Executes runs from the durable queue.
+
+    Args:
+        engine: The process's engine.
+        concurrency: Runs executed at the same time.
+        poll_seconds: Fallback poll interval (expired leases produce no notification).
+        drain_seconds: On stop, how long running executions may take to settle before they are
+            cancelled (a cancelled execution keeps its lease; another worker recovers it later).
+    """
+
+    def __init__(
+        self,
+        engine: RunEngine,
+        *,
+        concurrency: int = 4,
+        poll_seconds: float = 2.0,
+        drain_seconds: float = 30.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.engine = engine
+        self.concurrency = concurrency
+        self.poll_seconds = poll_seconds
+        self.drain_seconds = drain_seconds
+        self._running: set[asyncio.Task[object]] = set()
+
+    async def _claim(self, limit: int) -> list[ClaimedRun]:
+        resources = self.engine.resources
+        async with resources.database.transaction() as session:
+            return await claim_next_runs(
+                session, owner=resources.worker_id, lease_seconds=resources.lease_seconds, limit=limit
+            )
+
+    async def _execute(self, claimed: ClaimedRun) -> object:
+        try:
+            return await execute_claimed(self.engine.resources, claimed)
+        except Exception:
+            logger.exception(
+                "run %s: execution crashed; its lease will expire and it will be recovered", claimed.id
+            )
+            return None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until ``stop`` is set."""
+        wake = asyncio.Event()
+        events = self.engine.resources.events
+        unwatch = events.watch_queue(lambda _run_id: wake.set()) if events else None
+        try:
+            while not stop.is_set():
+                free = self.concurrency - len(self._running)
+                if free > 0:
+                    try:
+                        claimed = await self._claim(free)
+                    except Exception:
+                        logger.warning("claiming runs failed; retrying", exc_info=True)
+                        claimed = []
+                    for run in claimed:
+                        task = asyncio.create_task(self._execute(run), name=f"run-{run.id}")
+                        self._running.add(task)
+                        task.add_done_callback(lambda t: (self._running.discard(t), wake.set()))
+                    if len(claimed) == free:
+                        continue  # there may be more waiting
+                wake.clear()
+                waiters = [asyncio.create_task(wake.wait()), asyncio.create_task(stop.wait())]
+                try:
+                    await asyncio.wait(
+                        waiters, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    for waiter in waiters:
+                        waiter.cancel()
+        finally:
+            if unwatch:
+                unwatch()
+            await self._drain()
+
+    async def _drain(self) -> None:
+        if not self._running:
+            return
+        _, pending = await asyncio.wait(self._running, timeout=self.drain_seconds)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
