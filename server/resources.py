@@ -12,11 +12,11 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from checkpoints import RunEngine, RunWorker, open_engine
 from eawe.credentials import CredentialCipher
 from eawe.db.database import Database, open_database, resolve_conninfo
 from eawe.settings import Settings
@@ -30,13 +30,14 @@ _API_KEY_CACHE_SIZE = 1024
 
 @dataclass
 class ServerResources:
-    """Process-wide handles. ``engine`` and ``rag`` are filled by their packages' adapters."""
+    """Process-wide handles: the database, the run engine (checkpointer pool, events, compiled-graph
+    cache) and the retrieval stack."""
 
     settings: Settings
     database: Database
     cipher: CredentialCipher
     rag: RagResources
-    engine: Any = None
+    engine: RunEngine
     verified_api_keys: OrderedDict[str, str] = field(default_factory=OrderedDict)
 
     def remember_api_key(self, digest: str, key_id: str) -> None:
@@ -60,10 +61,26 @@ def get_resources(request: Request) -> ServerResources:
 
 
 @asynccontextmanager
+async def _running_worker(engine: RunEngine, concurrency: int) -> AsyncIterator[None]:
+    """The in-process worker. Its first pass picks up runs a previous process left PENDING or
+    RUNNING (expired lease) and resumes them from their checkpoint; paused runs stay paused."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(RunWorker(engine, concurrency=concurrency).run(stop), name="eawe-run-worker")
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+@asynccontextmanager
 async def open_server_resources(
     settings: Settings, *, auto_migrate: bool | None = None, run_worker: bool = True
 ) -> AsyncIterator[ServerResources]:
-    """Open the database (migrating it in embedded mode), the engine and the RAG stack."""
+    """Open the database (migrating it in embedded mode), the RAG stack, the engine and the worker.
+
+    Closed in reverse order: the worker drains first, the database goes last.
+    """
     async with AsyncExitStack() as stack:
         conninfo = await asyncio.to_thread(resolve_conninfo, settings)
         if auto_migrate if auto_migrate is not None else settings.embedded_mode:
@@ -75,10 +92,16 @@ async def open_server_resources(
         database = await open_database(settings, conninfo=conninfo)
         stack.push_async_callback(database.dispose)
         rag = await stack.enter_async_context(open_rag(settings))
-        resources = ServerResources(
+        engine = await open_engine(
+            settings, database, retriever_factory=rag.retriever_for, lease_seconds=settings.run_lease_seconds
+        )
+        stack.push_async_callback(engine.close)
+        if run_worker:
+            await stack.enter_async_context(_running_worker(engine, settings.worker_concurrency))
+        yield ServerResources(
             settings=settings,
             database=database,
             cipher=CredentialCipher(settings.parsed_credential_keys()),
             rag=rag,
+            engine=engine,
         )
-        yield resources

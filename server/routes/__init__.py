@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from server.routes import api_keys, audit_logs, auth, credentials, documents, users
+from server.routes import (
+    api_keys,
+    audit_logs,
+    auth,
+    credentials,
+    documents,
+    hitl_tasks,
+    runs,
+    users,
+    workflows,
+)
 
 __all__ = ["V1_ROUTERS"]
 
@@ -10,8 +20,11 @@ V1_ROUTERS = [
     auth.router,
     users.router,
     api_keys.router,
-    credentials.router,
-    audit_logs.router,
+    workflows.router,
+    runs.router,
+    hitl_tasks.router,
     documents.router,
     documents.search_router,
+    credentials.router,
+    audit_logs.router,
 ]

@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
 from eawe.db.models import Role
@@ -24,10 +26,35 @@ def server_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture(scope="module")
-async def app(server_settings: Settings, database) -> AsyncIterator[FastAPI]:
-    application = create_app(server_settings, run_worker=True)
+def run_worker() -> bool:
+    """Whether the module's app runs its in-process worker (a module overrides this to drive runs itself)."""
+    return True
+
+
+@pytest.fixture(scope="module")
+async def app(server_settings: Settings, run_worker: bool, database) -> AsyncIterator[FastAPI]:
+    application = create_app(server_settings, run_worker=run_worker)
     async with application.router.lifespan_context(application):
         yield application
+
+
+@pytest.fixture(scope="module")
+async def live_url(app: FastAPI) -> AsyncIterator[str]:
+    """The module's app behind a real uvicorn server on 127.0.0.1 (for streaming clients and the SDK)."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,84 @@
+"""``/v1/hitl-tasks``: the approval inbox. A decision is applied exactly once; a second one is 409."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from eawe.db.models import HITLStatus, User
+from eawe.db.repositories import hitl as repo
+from server.deps import PageParamsDep, Principal, Requires, ResourcesDep, SessionDep
+from server.schemas.common import PageOut
+from server.schemas.workflows import HitlDecisionIn, HitlTaskOut
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/hitl-tasks", tags=["hitl-tasks"])
+
+
+def _out(row) -> HitlTaskOut:  # type: ignore[no-untyped-def]
+    return HitlTaskOut.model_validate(repo.task_public(row))
+
+
+def _as_user(principal: Principal) -> User:
+    # list_tasks only reads id and role to match "assigned to me or to my role".
+    return User(id=principal.user_id, role=principal.role, tenant_id=principal.tenant_id)
+
+
+@router.get("", response_model=PageOut[HitlTaskOut], summary="List tasks (filter by status, run, or mine)")
+async def list_(
+    principal: Requires.HITL_READ,
+    session: SessionDep,
+    page: PageParamsDep,
+    status: Annotated[HITLStatus | None, Query()] = None,
+    workflow_run_id: Annotated[str | None, Query(max_length=100)] = None,
+    mine: Annotated[bool, Query(description="Only tasks assigned to me or to my role")] = False,
+) -> PageOut[HitlTaskOut]:
+    result = await repo.list_tasks(
+        session,
+        principal.tenant_id,
+        status=status,
+        run_id=workflow_run_id,
+        assignable_to=_as_user(principal) if mine else None,
+        limit=page.limit,
+        cursor=page.cursor,
+    )
+    return PageOut[HitlTaskOut](items=[_out(t) for t in result.items], next_cursor=result.next_cursor)
+
+
+@router.get(
+    "/inbox", response_model=PageOut[HitlTaskOut], summary="My open tasks (assigned to me or my role)"
+)
+async def inbox(
+    principal: Requires.HITL_READ, session: SessionDep, page: PageParamsDep
+) -> PageOut[HitlTaskOut]:
+    result = await repo.list_tasks(
+        session,
+        principal.tenant_id,
+        status=HITLStatus.PENDING,
+        assignable_to=_as_user(principal),
+        limit=page.limit,
+        cursor=page.cursor,
+    )
+    return PageOut[HitlTaskOut](items=[_out(t) for t in result.items], next_cursor=result.next_cursor)
+
+
+@router.get("/{task_id}", response_model=HitlTaskOut, summary="Get a task")
+async def get(task_id: str, principal: Requires.HITL_READ, session: SessionDep) -> HitlTaskOut:
+    return _out(await repo.get_task(session, principal.tenant_id, task_id))
+
+
+@router.post(
+    "/{task_id}/decision",
+    response_model=HitlTaskOut,
+    summary="Approve, reject or edit-and-approve (once)",
+    responses={409: {"description": "The task was already decided"}},
+)
+async def decide(
+    task_id: str, body: HitlDecisionIn, principal: Requires.HITL_DECIDE, resources: ResourcesDep
+) -> HitlTaskOut:
+    task = await resources.engine.decide(
+        principal.tenant_id, task_id, body.model_dump(exclude_none=True), actor_id=principal.user_id
+    )
+    return _out(task)

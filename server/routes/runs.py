@@ -1,0 +1,104 @@
+"""``/v1/runs``: start (202, executed by a worker), list, inspect, cancel, retry, and an SSE event stream."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from sse_starlette import EventSourceResponse
+
+from eawe.db.models import HITLStatus, RunStatus
+from eawe.db.repositories import runs as repo
+from eawe.db.repositories.hitl import tasks_for_run
+from server.deps import PageParamsDep, Requires, ResourcesDep, SessionDep
+from server.limits import enforce_run_rate_limit
+from server.run_events import run_event_stream
+from server.schemas.common import PageOut
+from server.schemas.workflows import RunCreate, RunOut
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+
+def _out(row, **extra) -> RunOut:  # type: ignore[no-untyped-def]
+    return RunOut.model_validate({**repo.run_public(row), **extra})
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=RunOut,
+    summary="Start a run (queued; a worker executes it)",
+    responses={429: {"description": "The tenant's run-creation rate limit was reached"}},
+)
+async def create(body: RunCreate, principal: Requires.RUNS_CREATE, resources: ResourcesDep) -> RunOut:
+    async with resources.database.session() as session:
+        await enforce_run_rate_limit(
+            session, principal.tenant_id, resources.settings.run_rate_limit_per_minute
+        )
+    run = await resources.engine.start_run(
+        principal.tenant_id, body.workflow_id, body.input, principal.user_id, version=body.version
+    )
+    return _out(run)
+
+
+@router.get("", response_model=PageOut[RunOut], summary="List runs")
+async def list_(
+    principal: Requires.RUNS_READ,
+    session: SessionDep,
+    page: PageParamsDep,
+    status: Annotated[RunStatus | None, Query()] = None,
+    workflow_id: Annotated[str | None, Query(max_length=100)] = None,
+) -> PageOut[RunOut]:
+    result = await repo.list_runs(
+        session,
+        principal.tenant_id,
+        status=status,
+        workflow_id=workflow_id,
+        limit=page.limit,
+        cursor=page.cursor,
+    )
+    return PageOut[RunOut](items=[_out(r) for r in result.items], next_cursor=result.next_cursor)
+
+
+@router.get("/{run_id}", response_model=RunOut, summary="Get a run with its current state")
+async def get(run_id: str, principal: Requires.RUNS_READ, resources: ResourcesDep) -> RunOut:
+    async with resources.database.session() as session:
+        run = await repo.get_run(session, principal.tenant_id, run_id)
+        pending = await tasks_for_run(session, principal.tenant_id, run_id, status=HITLStatus.PENDING)
+    current = await resources.engine.run_state(principal.tenant_id, run_id)
+    return _out(run, current_state=current, pending_tasks=[t.id for t in pending])
+
+
+@router.post("/{run_id}/cancel", response_model=RunOut, summary="Cancel a run")
+async def cancel(run_id: str, principal: Requires.RUNS_CONTROL, resources: ResourcesDep) -> RunOut:
+    return _out(await resources.engine.cancel(principal.tenant_id, run_id, actor_id=principal.user_id))
+
+
+@router.post(
+    "/{run_id}/retry", status_code=202, response_model=RunOut, summary="Retry a run paused with an error"
+)
+async def retry(run_id: str, principal: Requires.RUNS_CONTROL, resources: ResourcesDep) -> RunOut:
+    return _out(await resources.engine.retry(principal.tenant_id, run_id, actor_id=principal.user_id))
+
+
+@router.get(
+    "/{run_id}/events",
+    response_class=EventSourceResponse,
+    summary="Server-Sent Events: status changes, finished nodes, HITL tasks",
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def events(
+    run_id: str,
+    request: Request,
+    principal: Requires.RUNS_READ,
+    resources: ResourcesDep,
+    stop_on_pause: Annotated[bool, Query(description="End the stream when the run pauses")] = False,
+) -> EventSourceResponse:
+    async with resources.database.session() as session:
+        await repo.get_run(session, principal.tenant_id, run_id)  # 404 before the stream starts
+    stream = run_event_stream(
+        resources.engine, principal.tenant_id, run_id, request, stop_on_pause=stop_on_pause
+    )
+    return EventSourceResponse(stream, ping=15)

@@ -1,0 +1,57 @@
+"""The SSE body of ``GET /v1/runs/{id}/events``.
+
+Subscribe first, then read the run, so nothing that happens in between is missed: the first event
+is a ``run.status`` snapshot, then live events follow until the run finishes (or pauses, when asked).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+
+from checkpoints import TERMINAL_STATUSES, RunEngine
+from eawe.db.models import RunStatus
+from eawe.db.repositories.runs import get_run
+
+__all__ = ["PAUSED_STATUSES", "run_event_stream", "settled"]
+
+PAUSED_STATUSES = frozenset({RunStatus.PAUSED_FOR_APPROVAL, RunStatus.PAUSED_WITH_ERROR})
+_KEEPALIVE_SECONDS = 10.0
+
+
+def settled(status: RunStatus | str, *, stop_on_pause: bool) -> bool:
+    """True when a stream following a run should end at ``status``."""
+    value = RunStatus(status)
+    return value in TERMINAL_STATUSES or (stop_on_pause and value in PAUSED_STATUSES)
+
+
+def _message(seq: int, event_type: str, run_id: str, data: dict[str, Any], at: str) -> dict[str, str]:
+    body = {"run_id": run_id, "type": event_type, "data": data, "at": at}
+    return {"event": event_type, "id": str(seq), "data": json.dumps(body, default=str)}
+
+
+async def run_event_stream(
+    engine: RunEngine, tenant_id: str, run_id: str, request: Request, *, stop_on_pause: bool = False
+) -> AsyncIterator[dict[str, str]]:
+    """SSE messages (``event``, ``id``, ``data``) for one run of one tenant."""
+    async with engine.subscribe(tenant_id, run_id) as events:
+        async with engine.resources.database.session() as session:
+            run = await get_run(session, tenant_id, run_id)
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        seq = 0
+        yield _message(seq, "run.status", run_id, {"status": run.status.value, "snapshot": True}, now)
+        if settled(run.status, stop_on_pause=stop_on_pause):
+            return
+        while not await request.is_disconnected():
+            event = await events.next(wait_seconds=_KEEPALIVE_SECONDS)
+            if event is None:
+                continue  # sse-starlette sends pings; this just re-checks the connection
+            seq += 1
+            yield _message(seq, event.type, event.run_id, event.data, event.at)
+            status = event.data.get("status") if event.type == "run.status" else None
+            if status and settled(status, stop_on_pause=stop_on_pause):
+                return
