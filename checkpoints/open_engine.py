@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from eawe.db.database import Database
     from eawe.settings import Settings
 
-__all__ = ["open_engine", "permissioned_retriever_factory"]
+__all__ = ["open_document_retrieval", "open_engine", "permissioned_retriever_factory"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,25 @@ def permissioned_retriever_factory(store: Any) -> RetrieverFactory:
         )
 
     return build
+
+
+async def open_document_retrieval(settings: Settings, stack: AsyncExitStack) -> RetrieverFactory | None:
+    """Open the chunk store for a CLI or worker process (closed by ``stack``); None if unavailable.
+
+    The embedded Qdrant directory can be held by one process only; without a Qdrant server a
+    second process runs without retrieval and its ``retrieve`` nodes fail with a clear error.
+    """
+    try:
+        from retrieval import RetrievalError, open_chunk_store
+
+        store = await asyncio.to_thread(open_chunk_store, settings)
+    except (ImportError, RetrievalError, OSError) as exc:
+        logger.warning(
+            "document retrieval is unavailable in this process (%s); retrieve nodes will fail", exc
+        )
+        return None
+    stack.push_async_callback(asyncio.to_thread, store.close)
+    return permissioned_retriever_factory(store)
 
 
 async def open_engine(

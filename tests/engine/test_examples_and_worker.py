@@ -206,3 +206,26 @@ async def test_worker_executes_queued_runs(engine: RunEngine, tenant_factory: An
     for r in runs:
         tasks = await run_tasks(engine, t.tenant.id, r.id)
         assert [x.status for x in tasks] == [HITLStatus.APPROVED]
+
+
+async def test_worker_process_entry_point(engine: RunEngine, tenant_factory: Any, settings: Any) -> None:
+    from checkpoints.worker_process import run_worker_forever
+
+    t = await tenant_factory(users=USERS)
+    workflow_id = await publish_workflow(engine, t.tenant.id, example("parallel_research"))
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker_forever(settings, stop=stop))
+    try:
+        async with engine.subscribe(t.tenant.id) as events:
+            run = await engine.start_run(
+                t.tenant.id, workflow_id, {"question": "q?", "topics": ["travel"]}, None
+            )
+            while True:
+                event = await events.next(120)
+                assert event is not None
+                if event.run_id == run.id and event.data.get("status") == "COMPLETED":
+                    break
+    finally:
+        stop.set()
+        await worker
+    assert (await load_run(engine, t.tenant.id, run.id)).status == RunStatus.COMPLETED

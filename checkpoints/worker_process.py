@@ -1,0 +1,54 @@
+"""``eawe worker``: a process that only executes runs (scale-out), until SIGINT/SIGTERM.
+
+Needs a Qdrant server (``QDRANT_URL``) for ``retrieve`` nodes when other processes also run:
+the embedded engine's directory can be opened by one process at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from contextlib import AsyncExitStack
+
+from checkpoints.open_engine import open_document_retrieval, open_engine
+from checkpoints.worker import RunWorker
+from eawe.settings import Settings
+
+__all__ = ["run_worker_forever"]
+
+logger = logging.getLogger(__name__)
+
+
+async def run_worker_forever(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Open the engine and work until ``stop`` is set (or the process is told to stop)."""
+    from eawe.db.database import open_database, resolve_conninfo
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    async with AsyncExitStack() as stack:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+                continue
+            stack.callback(loop.remove_signal_handler, sig)
+        conninfo = await asyncio.to_thread(resolve_conninfo, settings)
+        if settings.embedded_mode:
+            from eawe.db.migrate import upgrade
+
+            await asyncio.to_thread(upgrade, conninfo)
+        database = await open_database(settings, conninfo=conninfo)
+        stack.push_async_callback(database.dispose)
+        engine = await open_engine(
+            settings,
+            database,
+            retriever_factory=await open_document_retrieval(settings, stack),
+            lease_seconds=settings.run_lease_seconds,
+        )
+        stack.push_async_callback(engine.close)
+        logger.info(
+            "worker %s started (concurrency %d)", engine.resources.worker_id, settings.worker_concurrency
+        )
+        await RunWorker(engine, concurrency=settings.worker_concurrency).run(stop)
+        logger.info("worker %s stopped", engine.resources.worker_id)
