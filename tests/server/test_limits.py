@@ -11,14 +11,22 @@ from fastapi.routing import APIRoute
 
 from eawe.settings import Settings
 from tests.server.api_tenants import assert_problem
+from tests.server.sample_workflows import REVIEWED_DRAFT, create_and_publish, start_run
 
 BODY_LIMIT = 4096
 PAGE_CAP = 3
+RUNS_PER_MINUTE = 2
 
 
 @pytest.fixture(scope="module")
 def server_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"max_request_bytes": BODY_LIMIT, "page_size_max": PAGE_CAP})
+    return settings.model_copy(
+        update={
+            "max_request_bytes": BODY_LIMIT,
+            "page_size_max": PAGE_CAP,
+            "run_rate_limit_per_minute": RUNS_PER_MINUTE,
+        }
+    )
 
 
 async def test_body_over_limit_by_header_is_413(client: httpx.AsyncClient, api_tenant) -> None:
@@ -60,6 +68,22 @@ async def test_page_size_is_capped(client: httpx.AsyncClient, api_tenant) -> Non
         assert created.status_code == 201
     page = (await client.get("/v1/users", headers=tenant.admin, params={"limit": 1000})).json()
     assert len(page["items"]) == PAGE_CAP and page["next_cursor"]
+
+
+async def test_run_creation_is_rate_limited_per_tenant(client: httpx.AsyncClient, api_tenant) -> None:
+    busy, quiet = await api_tenant(), await api_tenant()
+    busy_wf = await create_and_publish(client, busy.designer, REVIEWED_DRAFT)
+    quiet_wf = await create_and_publish(client, quiet.designer, REVIEWED_DRAFT)
+    for _ in range(RUNS_PER_MINUTE):
+        await start_run(client, busy.operator, busy_wf, {"topic": "t"})
+    limited = await client.post(
+        "/v1/runs", headers=busy.operator, json={"workflow_id": busy_wf, "input": {"topic": "t"}}
+    )
+    assert_problem(limited, 429)
+    assert int(limited.headers["retry-after"]) >= 1
+    listed = await client.get("/v1/runs", headers=busy.operator)
+    assert len(listed.json()["items"]) == RUNS_PER_MINUTE  # the refused run was not created
+    assert (await start_run(client, quiet.operator, quiet_wf, {"topic": "t"}))["status"] == "PENDING"
 
 
 PUBLIC_ROUTES = {("POST", "/v1/auth/token"), ("GET", "/health")}
