@@ -278,8 +278,8 @@ class ChunkStore:
         """Atomically replace the chunks of ``document`` in ``tenant_id``; returns the chunk count.
 
         Chunks are embedded first (outside the tenant's write lock), then written invisibly,
-        then made visible in one commit that also hides the previous chunks. ``write_lock`` is
-        held as well as the store's own (for example a PostgreSQL lock shared by processes).
+        then made visible in one commit that also hides the previous chunks. ``write_lock``, if
+        given, is the cross-process lock to hold instead of the one the store was opened with.
         """
         if vectors is None:
             vectors = await asyncio.to_thread(self.embeddings.embed_documents, [c.content for c in chunks])
@@ -339,9 +339,11 @@ class ChunkStore:
         lock = self._tenant_locks.setdefault(tenant_id, asyncio.Lock())
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(lock)
-            for shared in (self._write_lock, extra_lock):
-                if shared is not None:
-                    await stack.enter_async_context(shared(tenant_id))
+            # One cross-process lock at most: two PostgreSQL advisory locks on the same key taken
+            # from two connections would wait for each other forever.
+            shared = extra_lock or self._write_lock
+            if shared is not None:
+                await stack.enter_async_context(shared(tenant_id))
             await asyncio.to_thread(self._write_sync, tenant_id, mutate)
 
     def _write_sync(self, tenant_id: str, mutate: Callable[[int], None]) -> None:

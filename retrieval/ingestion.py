@@ -145,14 +145,14 @@ async def index_document(
     digest = hashlib.sha256(data).hexdigest()
     async with database.transaction() as session:
         document = await repo.get_document(session, tenant_id, document_id, for_update=True)
-        roles = (
-            repo.clean_allowed_roles(allowed_roles) if allowed_roles is not None else document.allowed_roles
+        roles: list[str] = repo.clean_allowed_roles(
+            allowed_roles if allowed_roles is not None else list(document.allowed_roles or [])
         )
         if (
             skip_unchanged
             and document.status is IndexingStatus.COMPLETED
             and document.content_sha256 == digest
-            and sorted(document.allowed_roles) == sorted(roles)
+            and sorted(document.allowed_roles or []) == sorted(roles)
         ):
             return IngestOutcome(
                 document.source_uri, document.id, UNCHANGED, chunk_count=document.chunk_count
@@ -166,7 +166,7 @@ async def index_document(
             size_bytes=len(data),
             actor_id=actor_id,
         )
-        info = DocumentInfo(document.id, document.source_uri, document.file_name, list(roles))
+        info = DocumentInfo(document.id, document.source_uri, document.file_name, roles)
     try:
         parsed = await asyncio.to_thread(
             parse_document, data, info.file_name, max_bytes=settings.max_document_bytes
@@ -253,8 +253,10 @@ def _expand(paths: Iterable[Path | str]) -> list[Path]:
             )
         else:
             files.append(path)
-    seen: set[Path] = set()
-    return [p for p in (f.resolve() for f in files) if not (p in seen or seen.add(p))]
+    unique: dict[Path, None] = {}
+    for file in files:
+        unique.setdefault(file.resolve(), None)
+    return list(unique)
 
 
 def _progress_adapter(progress: Any, total: int) -> ProgressHook | None:

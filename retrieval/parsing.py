@@ -104,9 +104,9 @@ def _parse_pdf(data: bytes) -> ParsedDocument:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
             try:
-                opened = reader.decrypt("")  # owner-password-only PDFs open with an empty password
+                opened = bool(reader.decrypt(""))  # owner-password-only PDFs open with an empty password
             except Exception:
-                opened = 0
+                opened = False
             if not opened:
                 raise DocumentRejectedError(
                     "PDF is encrypted (password protected); upload an unprotected copy"
