@@ -86,7 +86,7 @@ async def test_run_creation_is_rate_limited_per_tenant(client: httpx.AsyncClient
     assert (await start_run(client, quiet.operator, quiet_wf, {"topic": "t"}))["status"] == "PENDING"
 
 
-PUBLIC_ROUTES = {("POST", "/v1/auth/token"), ("GET", "/health")}
+PUBLIC_ROUTES = {("POST", "/v1/auth/token"), ("GET", "/health"), ("GET", "/ok"), ("GET", "/info")}
 
 
 def _permissions(route: APIRoute) -> set[str]:

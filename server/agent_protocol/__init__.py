@@ -1,0 +1,18 @@
+"""Agent-Protocol-compatible routes for the official ``langgraph-sdk`` client and LangGraph Studio.
+
+Mounted at the root (``/info``, ``/assistants``, ``/threads``, ``/runs``), behind the same
+authentication, role matrix and tenant isolation as ``/v1``: assistants are published
+workflows, threads are workflow runs, runs are the executions on them (start and resumes).
+"""
+
+from fastapi import APIRouter
+
+from server.agent_protocol import assistants, meta, runs, threads
+
+__all__ = ["router"]
+
+router = APIRouter()
+router.include_router(meta.router)
+router.include_router(assistants.router)
+router.include_router(runs.router)
+router.include_router(threads.router)

@@ -1,0 +1,153 @@
+"""Agent-Protocol threads: create, get, search, count, state and history (threads = workflow runs)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from eawe.db.models import RunStatus, WorkflowRun
+from eawe.errors import Problem, ValidationError
+from server.agent_protocol.run_stream import load_graph
+from server.agent_protocol.schemas import HistoryRequest, ThreadCreate, ThreadSearch
+from server.agent_protocol.thread_directory import (
+    ResolvedThread,
+    reserve_thread,
+    resolve_thread,
+    thread_ids_of,
+)
+from server.agent_protocol.views import empty_state_view, snapshot_view, thread_view
+from server.deps import Principal, Requires, ResourcesDep, SessionDep
+from server.resources import ServerResources
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/threads", tags=["agent-protocol"])
+
+_STATUSES = {
+    "busy": [RunStatus.PENDING, RunStatus.RUNNING],
+    "interrupted": [RunStatus.PAUSED_FOR_APPROVAL],
+    "error": [RunStatus.PAUSED_WITH_ERROR, RunStatus.FAILED],
+    "idle": [RunStatus.COMPLETED, RunStatus.CANCELLED],
+}
+
+
+async def _thread(resources: ServerResources, principal: Principal, thread_id: str) -> ResolvedThread:
+    async with resources.database.session() as session:
+        return await resolve_thread(session, principal.tenant_id, thread_id)
+
+
+def _config(thread: ResolvedThread, checkpoint_id: str | None = None) -> dict[str, Any]:
+    assert thread.run is not None
+    configurable: dict[str, Any] = {"thread_id": thread.run.id}
+    if checkpoint_id:
+        configurable["checkpoint_id"] = checkpoint_id
+    return {"configurable": configurable}
+
+
+@router.post("", summary="Create a thread")
+async def create_thread(
+    body: ThreadCreate, principal: Requires.RUNS_CREATE, resources: ResourcesDep
+) -> dict[str, Any]:
+    if body.thread_id:
+        raise ValidationError(Problem("thread_id", "EAWE assigns thread ids; omit thread_id"))
+    async with resources.database.transaction() as session:
+        thread = await reserve_thread(session, principal.tenant_id, body.metadata, principal.user_id)
+    return thread_view(thread)
+
+
+def _search_stmt(principal: Principal, body: ThreadSearch) -> Any:
+    stmt = select(WorkflowRun).where(WorkflowRun.tenant_id == principal.tenant_id)
+    if body.status:
+        stmt = stmt.where(WorkflowRun.status.in_(_STATUSES[body.status]))
+    if body.ids:
+        stmt = stmt.where(WorkflowRun.id.in_(body.ids))
+    graph_id = (body.metadata or {}).get("graph_id") or (body.metadata or {}).get("assistant_id")
+    if graph_id:
+        stmt = stmt.where(WorkflowRun.workflow_definition_id == str(graph_id))
+    return stmt
+
+
+@router.post("/search", summary="Search threads (workflow runs), newest first")
+async def search_threads(
+    body: ThreadSearch, principal: Requires.RUNS_READ, session: SessionDep, resources: ResourcesDep
+) -> list[dict[str, Any]]:
+    limit = min(body.limit, resources.settings.page_size_max)
+    stmt = _search_stmt(principal, body).order_by(WorkflowRun.id.desc()).offset(body.offset).limit(limit)
+    runs = list((await session.scalars(stmt)).all())
+    threads = await thread_ids_of(session, principal.tenant_id, runs)
+    return [thread_view(threads[run.id]) for run in runs]
+
+
+@router.post("/count", summary="Count threads")
+async def count_threads(body: ThreadSearch, principal: Requires.RUNS_READ, session: SessionDep) -> int:
+    return len((await session.scalars(_search_stmt(principal, body))).all())
+
+
+@router.get("/{thread_id}", summary="Get a thread")
+async def get_thread(
+    thread_id: str, principal: Requires.RUNS_READ, resources: ResourcesDep
+) -> dict[str, Any]:
+    thread = await _thread(resources, principal, thread_id)
+    if thread.run is None:
+        return thread_view(thread)
+    snapshot = await (await load_graph(resources, thread.run)).aget_state(_config(thread))
+    return thread_view(thread, snapshot)
+
+
+@router.get("/{thread_id}/state", summary="The thread's current state")
+async def get_thread_state(
+    thread_id: str, principal: Requires.RUNS_READ, resources: ResourcesDep
+) -> dict[str, Any]:
+    thread = await _thread(resources, principal, thread_id)
+    if thread.run is None:
+        return empty_state_view()
+    snapshot = await (await load_graph(resources, thread.run)).aget_state(_config(thread))
+    return snapshot_view(snapshot, thread.thread_id)
+
+
+@router.get("/{thread_id}/state/{checkpoint_id}", summary="The thread's state at a checkpoint")
+async def get_thread_state_at(
+    thread_id: str, checkpoint_id: str, principal: Requires.RUNS_READ, resources: ResourcesDep
+) -> dict[str, Any]:
+    thread = await _thread(resources, principal, thread_id)
+    if thread.run is None:
+        return empty_state_view()
+    snapshot = await (await load_graph(resources, thread.run)).aget_state(_config(thread, checkpoint_id))
+    return snapshot_view(snapshot, thread.thread_id)
+
+
+async def _history(
+    resources: ServerResources, principal: Principal, thread_id: str, limit: int, before: Any
+) -> list[dict[str, Any]]:
+    thread = await _thread(resources, principal, thread_id)
+    if thread.run is None:
+        return []
+    before_id = before.get("checkpoint_id") if isinstance(before, dict) else before
+    graph = await load_graph(resources, thread.run)
+    limit = min(limit, resources.settings.page_size_max)
+    return [
+        snapshot_view(snapshot, thread.thread_id)
+        async for snapshot in graph.aget_state_history(
+            _config(thread), limit=limit, before=_config(thread, before_id) if before_id else None
+        )
+    ]
+
+
+@router.post("/{thread_id}/history", summary="The thread's checkpoints, newest first")
+async def thread_history(
+    thread_id: str, body: HistoryRequest, principal: Requires.RUNS_READ, resources: ResourcesDep
+) -> list[dict[str, Any]]:
+    return await _history(resources, principal, thread_id, body.limit, body.before)
+
+
+@router.get("/{thread_id}/history", summary="The thread's checkpoints, newest first")
+async def thread_history_get(
+    thread_id: str,
+    principal: Requires.RUNS_READ,
+    resources: ResourcesDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+    before: Annotated[str | None, Query(max_length=200)] = None,
+) -> list[dict[str, Any]]:
+    return await _history(resources, principal, thread_id, limit, before)
