@@ -190,9 +190,12 @@ class _Execution:
 
     async def _stream(self, graph: CompiledStateGraph, graph_input: Any) -> Any:
         async def consume() -> None:
-            async for chunk in graph.astream(
-                graph_input, self.config, context=self.context, stream_mode="updates"
-            ):
+            # durability="sync": a step's checkpoint is committed before the next step starts, so
+            # a crash never re-runs a node that finished (tool calls have side effects).
+            stream = graph.astream(
+                graph_input, self.config, context=self.context, stream_mode="updates", durability="sync"
+            )
+            async for chunk in stream:
                 for node_id, update in chunk.items():
                     if node_id != "__interrupt__":
                         await self._node_finished(node_id, update)
@@ -220,6 +223,11 @@ class _Execution:
                 wait.cancel()
 
     async def _node_finished(self, node_id: str, update: Any) -> None:
+        """The node's audit row and event, written before the stream moves on.
+
+        Awaited here on purpose: a crash right after a step must not leave a completed node
+        without its audit row (the resumed run will not execute that node again).
+        """
         assert self.validated is not None
         node_type = self.validated.node_types.get(node_id)
         details: dict[str, Any] = {
