@@ -15,6 +15,7 @@ import json
 import logging
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, StateSnapshot
 from sqlalchemy import select
@@ -61,7 +62,7 @@ class _Execution:
         self.run = claimed
         self.cancel = cancel
         self.lost = lost
-        self.config: dict[str, Any] = {
+        self.config: RunnableConfig = {
             "configurable": {"thread_id": claimed.id},
             "recursion_limit": resources.recursion_limit,
         }
@@ -192,8 +193,12 @@ class _Execution:
         async def consume() -> None:
             # durability="sync": a step's checkpoint is committed before the next step starts, so
             # a crash never re-runs a node that finished (tool calls have side effects).
-            stream = graph.astream(
-                graph_input, self.config, context=self.context, stream_mode="updates", durability="sync"
+            stream = graph.astream(  # type: ignore[call-overload]  # the compiled graph's context type is dynamic
+                graph_input,
+                self.config,
+                context=self.context,
+                stream_mode="updates",
+                durability="sync",
             )
             async for chunk in stream:
                 for node_id, update in chunk.items():
@@ -288,9 +293,11 @@ class _Execution:
         node_id = next((t.name for t in snapshot.tasks if t.error is not None), None)
         scrubbed = self.context.scrubber.scrub(str(exc)) if self.context else str(exc)
         if isinstance(exc, ApprovalRejectedError):
-            error = {"node_id": exc.node_id, "type": "Rejected", "message": scrubbed}
-            return await self._finish(RunStatus.FAILED, "RUN_FAILED", error, error=error, set_error=True)
-        error = {
+            rejected = {"node_id": exc.node_id, "type": "Rejected", "message": scrubbed}
+            return await self._finish(
+                RunStatus.FAILED, "RUN_FAILED", rejected, error=rejected, set_error=True
+            )
+        error: dict[str, Any] = {
             "node_id": node_id,
             "type": type(exc).__name__,
             "message": scrubbed[:_MAX_ERROR_TEXT],

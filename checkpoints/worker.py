@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from checkpoints.engine import RunEngine
 from checkpoints.execution import execute_claimed
@@ -63,6 +64,13 @@ class RunWorker:
             )
             return None
 
+    def _finished(self, wake: asyncio.Event) -> Callable[[asyncio.Task[object]], None]:
+        def done(task: asyncio.Task[object]) -> None:
+            self._running.discard(task)
+            wake.set()  # a slot is free
+
+        return done
+
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set."""
         wake = asyncio.Event()
@@ -80,7 +88,7 @@ class RunWorker:
                     for run in claimed:
                         task = asyncio.create_task(self._execute(run), name=f"run-{run.id}")
                         self._running.add(task)
-                        task.add_done_callback(lambda t: (self._running.discard(t), wake.set()))
+                        task.add_done_callback(self._finished(wake))
                     if len(claimed) == free:
                         continue  # there may be more waiting
                 wake.clear()

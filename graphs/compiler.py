@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END as LG_END
@@ -273,30 +273,34 @@ def compile_workflow(
 
 
 CacheKey = tuple[str, int, str]
+T = TypeVar("T")
 
 
 class CompiledGraphCache:
-    """LRU cache of compiled graphs keyed by (definition id, version, graph hash)."""
+    """LRU cache of compiled graphs keyed by (definition id, version, graph hash).
+
+    Values are whatever the compile callback returns (a compiled graph, or a graph together with
+    its validated definition).
+    """
 
     def __init__(self, maxsize: int = 256) -> None:
         self.maxsize = maxsize
-        self._graphs: OrderedDict[CacheKey, CompiledStateGraph] = OrderedDict()
+        self._graphs: OrderedDict[CacheKey, Any] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def get_or_compile(self, key: CacheKey, compile: Callable[[], CompiledStateGraph]) -> CompiledStateGraph:
-        """The cached graph for ``key``, compiling (and caching) it on a miss."""
-        graph = self._graphs.get(key)
-        if graph is not None:
+    def get_or_compile(self, key: CacheKey, compile: Callable[[], T]) -> T:
+        """The cached value for ``key``, compiling (and caching) it on a miss."""
+        if key in self._graphs:
             self.hits += 1
             self._graphs.move_to_end(key)
-            return graph
+            return self._graphs[key]  # type: ignore[no-any-return]
         self.misses += 1
-        graph = compile()
-        self._graphs[key] = graph
+        value = compile()
+        self._graphs[key] = value
         while len(self._graphs) > self.maxsize:
             self._graphs.popitem(last=False)
-        return graph
+        return value
 
     def __len__(self) -> int:
         return len(self._graphs)

@@ -33,7 +33,7 @@ def definition_json_schema(registry: NodeRegistry) -> dict[str, Any]:
                 model_name,
                 __base__=NodeSpec,
                 __doc__=node_type.description or f"A {node_type.name} node.",
-                type=(Literal[node_type.name], ...),  # type: ignore[valid-type]
+                type=(Literal[node_type.name], ...),  # type: ignore[valid-type,arg-type]
                 config=(node_type.config_model, ...),
             )
         )
