@@ -78,32 +78,34 @@ def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: boo
 
 
 def first_start_message(settings: Settings, host: str, port: int) -> str:
-    """What ``eawe serve`` prints on start: where things are and how to create a tenant."""
+    """What ``eawe serve`` prints on start: where things are and how to create a tenant.
+
+    Lines stay under 80 columns so terminals and log viewers do not wrap the commands.
+    """
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - display only
     base = f"http://{shown_host}:{port}"
     if settings.embedded_mode:
-        storage = (
-            f"embedded PostgreSQL and Qdrant under {settings.data_dir.expanduser().resolve()} "
-            "(set DATABASE_URL / QDRANT_URL to use your own servers)"
-        )
+        storage = f"embedded PostgreSQL + Qdrant in {settings.data_dir.expanduser().resolve()}"
     else:
-        storage = "PostgreSQL at DATABASE_URL" + (" and Qdrant at QDRANT_URL" if settings.qdrant_url else "")
+        storage = "PostgreSQL at DATABASE_URL" + (", Qdrant at QDRANT_URL" if settings.qdrant_url else "")
     model = (
-        f"chat model {settings.chat_model} via OPENAI_API_KEY"
+        f"{settings.chat_model} (OPENAI_API_KEY set)"
         if settings.openai_api_key
-        else "the deterministic local model (no API key set; answers are labelled as local)"
+        else "deterministic local model (no OPENAI_API_KEY)"
     )
     return "\n".join(
         [
             f"EAWE API on {base}",
-            f"  API docs:      {base}/docs   (OpenAPI JSON: {base}/openapi.json)",
-            f"  health:        {base}/health",
-            f"  storage:       {storage}",
-            f"  model:         {model}",
+            f"  API docs: {base}/docs",
+            f"  OpenAPI:  {base}/openapi.json",
+            f"  health:   {base}/health",
+            f"  storage:  {storage}",
+            f"  model:    {model}",
             "",
-            "First time? Create a tenant and its administrator in another terminal:",
-            "  eawe tenant create Acme --admin-email admin@acme.example --admin-password 'change-me-please'",
-            "then log in:",
+            "First time? In another terminal, create a tenant and its administrator:",
+            "  eawe tenant create Acme --admin-email admin@acme.example \\",
+            "      --admin-password 'change-me-please'",
+            "then log in (walkthrough: docs/api-walkthrough.md):",
             f"  curl -s -X POST {base}/v1/auth/token \\",
             "       -d username=admin@acme.example -d password=change-me-please",
         ]

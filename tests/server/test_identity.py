@@ -244,3 +244,12 @@ async def test_api_keys_denials_and_isolation(client: httpx.AsyncClient, api_ten
     theirs_key = (await client.post("/v1/api-keys", headers=theirs.admin, json={"name": "k"})).json()
     assert_problem(await client.delete(f"/v1/api-keys/{theirs_key['id']}", headers=mine.admin), 404)
     assert_problem(await client.post("/v1/api-keys", headers=mine.admin, json={"name": ""}), 422, "name")
+
+
+def test_first_start_message_says_where_things_are(server_settings) -> None:
+    from server.app import first_start_message
+
+    text = first_start_message(server_settings, "0.0.0.0", 8123)  # noqa: S104 - display only
+    assert "http://127.0.0.1:8123/docs" in text and "eawe tenant create" in text
+    assert "/v1/auth/token" in text
+    assert max(len(line) for line in text.splitlines()) < 80
