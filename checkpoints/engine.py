@@ -19,8 +19,10 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import Any
 
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from sqlalchemy import select
 
 from checkpoints.definitions import load_run_graph, validate_for_tenant
@@ -310,6 +312,31 @@ class RunEngine:
         async with self.resources.database.session() as session:
             async for record in iter_corrections(session, tenant_id, workflow_id=workflow_id):
                 yield json.dumps(record, ensure_ascii=False, default=str) + "\n"
+
+    async def prune_checkpoints(
+        self, tenant_id: str, *, finished_before: datetime | None = None, keep_latest: bool = True
+    ) -> int:
+        """Drop the checkpoint history of the tenant's finished runs (COMPLETED, FAILED, CANCELLED).
+
+        With ``keep_latest`` each run keeps its final checkpoint (``run_state`` still answers);
+        otherwise its thread is deleted. Returns how many runs were pruned.
+        """
+        async with self.resources.database.session() as session:
+            stmt = select(WorkflowRun.id).where(
+                WorkflowRun.tenant_id == tenant_id, WorkflowRun.status.in_(list(TERMINAL_STATUSES))
+            )
+            if finished_before is not None:
+                stmt = stmt.where(WorkflowRun.completed_at < finished_before)
+            run_ids = list((await session.scalars(stmt)).all())
+        saver = self.resources.saver
+        for start in range(0, len(run_ids), 100):
+            batch = run_ids[start : start + 100]
+            if isinstance(saver, AsyncPostgresSaver):
+                await saver.aprune(batch, strategy="keep_latest" if keep_latest else "delete")
+            elif not keep_latest:
+                for run_id in batch:
+                    await saver.adelete_thread(run_id)
+        return len(run_ids)
 
     async def get_actor(self, tenant_id: str, user_id: str) -> User:
         async with self.resources.database.session() as session:
