@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from agents.context import Principal as RunPrincipal
 from eawe.settings import Settings
-from retrieval import ChunkStore, PermissionedRetriever, PermissionFilter, open_chunk_store
+from retrieval import ChunkStore, open_chunk_store
 from server.task_set import TaskSet
 
 __all__ = ["RagResources", "open_rag"]
@@ -21,12 +20,6 @@ class RagResources:
 
     store: ChunkStore
     tasks: TaskSet = field(default_factory=TaskSet)
-
-    def retriever_for(self, tenant_id: str, principal: RunPrincipal) -> PermissionedRetriever:
-        """The retriever a run acting as ``principal`` uses (tenant and groups fixed here)."""
-        return PermissionedRetriever(
-            store=self.store, permission_filter=PermissionFilter(tenant_id, principal.groups)
-        )
 
 
 @asynccontextmanager

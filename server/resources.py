@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from checkpoints import RunEngine, RunWorker, open_engine
+from checkpoints import RunEngine, RunWorker, open_engine, permissioned_retriever_factory
 from eawe.credentials import CredentialCipher
 from eawe.db.database import Database, open_database, resolve_conninfo
 from eawe.settings import Settings
@@ -93,7 +93,10 @@ async def open_server_resources(
         stack.push_async_callback(database.dispose)
         rag = await stack.enter_async_context(open_rag(settings))
         engine = await open_engine(
-            settings, database, retriever_factory=rag.retriever_for, lease_seconds=settings.run_lease_seconds
+            settings,
+            database,
+            retriever_factory=permissioned_retriever_factory(rag.store),
+            lease_seconds=settings.run_lease_seconds,
         )
         stack.push_async_callback(engine.close)
         if run_worker:

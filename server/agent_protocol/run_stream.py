@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
 from checkpoints import RunEventStream
@@ -78,7 +79,7 @@ async def follow_run(
     nothing is missed; when joining a run already under way, a settled run ends the stream at once.
     """
     graph = await load_graph(resources, run)
-    config = {"configurable": {"thread_id": run.id}}
+    config: RunnableConfig = {"configurable": {"thread_id": run.id}}
     last_values: Any = None
 
     async def values_part() -> tuple[Any, Any]:
@@ -132,7 +133,7 @@ async def follow_run(
                         },
                     )
                 continue
-            if event.type != "run.status" or RunStatus(event.data.get("status")) not in _SETTLED:
+            if event.type != "run.status" or RunStatus(str(event.data.get("status"))) not in _SETTLED:
                 continue
             status = str(event.data["status"])
         snapshot, values = await values_part()
@@ -156,9 +157,8 @@ async def follow_run(
 async def final_body(resources: ServerResources, run: WorkflowRun) -> dict[str, Any]:
     """What ``runs.wait`` / ``runs.join`` return: the state, with ``__interrupt__`` or ``__error__``."""
     current = await _current_run(resources, run.tenant_id, run.id)
-    snapshot = await (await load_graph(resources, current)).aget_state(
-        {"configurable": {"thread_id": current.id}}
-    )
+    config: RunnableConfig = {"configurable": {"thread_id": current.id}}
+    snapshot = await (await load_graph(resources, current)).aget_state(config)
     values = jsonable(snapshot.values) if isinstance(snapshot.values, dict) else {}
     if current.status in (RunStatus.FAILED, RunStatus.PAUSED_WITH_ERROR, RunStatus.CANCELLED):
         return {"__error__": _error(current.error, current.status.value)}

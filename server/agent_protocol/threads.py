@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from langchain_core.runnables import RunnableConfig
 from sqlalchemy import select
 
 from eawe.db.models import RunStatus, WorkflowRun
@@ -38,7 +39,7 @@ async def _thread(resources: ServerResources, principal: Principal, thread_id: s
         return await resolve_thread(session, principal.tenant_id, thread_id)
 
 
-def _config(thread: ResolvedThread, checkpoint_id: str | None = None) -> dict[str, Any]:
+def _config(thread: ResolvedThread, checkpoint_id: str | None = None) -> RunnableConfig:
     assert thread.run is not None
     configurable: dict[str, Any] = {"thread_id": thread.run.id}
     if checkpoint_id:

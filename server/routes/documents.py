@@ -9,10 +9,11 @@ Search always uses the caller's own tenant and groups, whatever their role.
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
-from sqlalchemy import select
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from eawe.db.models import Document, IndexingStatus, Role
 from eawe.db.pagination import paginate
@@ -33,13 +34,13 @@ search_router = APIRouter(tags=["search"])
 _READ_CHUNK = 1024 * 1024
 
 
-def _visible(stmt, principal: Principal):  # type: ignore[no-untyped-def]
+def _visible(stmt: Select[Any], principal: Principal) -> Select[Any]:
     if principal.role == Role.ADMINISTRATOR:
         return stmt
     return stmt.where(Document.allowed_roles.overlap(list(principal.groups)))
 
 
-async def _visible_document(session, principal: Principal, document_id: str) -> Document:  # type: ignore[no-untyped-def]
+async def _visible_document(session: AsyncSession, principal: Principal, document_id: str) -> Document:
     stmt = select(Document).where(Document.tenant_id == principal.tenant_id, Document.id == document_id)
     row = await session.scalar(_visible(stmt, principal))
     if row is None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from eawe.db.models import HITLStatus, User
+from eawe.db.models import HITLStatus, HITLTask, User
 from eawe.db.repositories import hitl as repo
 from server.deps import PageParamsDep, Principal, Requires, ResourcesDep, SessionDep
 from server.schemas.common import PageOut
@@ -17,7 +17,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/hitl-tasks", tags=["hitl-tasks"])
 
 
-def _out(row) -> HitlTaskOut:  # type: ignore[no-untyped-def]
+def _out(row: HITLTask) -> HitlTaskOut:
     return HitlTaskOut.model_validate(repo.task_public(row))
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from sse_starlette import EventSourceResponse
 
-from eawe.db.models import HITLStatus, RunStatus
+from eawe.db.models import HITLStatus, RunStatus, WorkflowRun
 from eawe.db.repositories import runs as repo
 from eawe.db.repositories.hitl import tasks_for_run
 from server.deps import PageParamsDep, Requires, ResourcesDep, SessionDep
@@ -21,7 +21,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 
-def _out(row, **extra) -> RunOut:  # type: ignore[no-untyped-def]
+def _out(row: WorkflowRun, **extra: Any) -> RunOut:
     return RunOut.model_validate({**repo.run_public(row), **extra})
 
 

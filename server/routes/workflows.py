@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from eawe.db.models import WorkflowDefinitionVersion, WorkflowStatus
+from eawe.db.models import WorkflowDefinition, WorkflowDefinitionVersion, WorkflowStatus
 from eawe.db.pagination import paginate
 from eawe.db.repositories import workflows as repo
 from server.deps import PageParamsDep, Requires, ResourcesDep, SessionDep
@@ -32,7 +32,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 
 
-def _out(row) -> WorkflowOut:  # type: ignore[no-untyped-def]
+def _out(row: WorkflowDefinition) -> WorkflowOut:
     return WorkflowOut.model_validate(repo.workflow_public(row))
 
 
