@@ -455,3 +455,16 @@ async def test_lease_expiry_recovery(engine: RunEngine, tenant_factory: Any) -> 
     assert run.id in await engine.recover()
     recovered = await load_run(engine, t.tenant.id, run.id)
     assert recovered.status == RunStatus.COMPLETED and recovered.attempts == 2
+
+
+async def test_role_assignment_spreads_over_the_least_loaded(engine: RunEngine, tenant_factory: Any) -> None:
+    t = await tenant_factory(users=[*USERS, ("op2@x.io", Role.OPERATOR, [])])
+    workflow_id = await publish_workflow(engine, t.tenant.id, REVIEWED)
+    assignees = []
+    for _ in range(3):
+        run = await engine.start_run(t.tenant.id, workflow_id, {"answer": "a"}, None)
+        assert await engine.execute_run(run.id) == RunStatus.PAUSED_FOR_APPROVAL
+        (task,) = await run_tasks(engine, t.tenant.id, run.id)
+        assignees.append(task.assigned_to_id)
+    first, second = t.user("op@x.io").id, t.user("op2@x.io").id
+    assert assignees == [first, second, first]  # fewest pending first; ties go to the older account
