@@ -48,10 +48,21 @@ async def run_event_stream(
             return
         while not await request.is_disconnected():
             event = await events.next(wait_seconds=_KEEPALIVE_SECONDS)
-            if event is None:
-                continue  # sse-starlette sends pings; this just re-checks the connection
-            seq += 1
-            yield _message(seq, event.type, event.run_id, event.data, event.at)
-            status = event.data.get("status") if event.type == "run.status" else None
-            if status and settled(status, stop_on_pause=stop_on_pause):
-                return
+            if event is not None:
+                seq += 1
+                yield _message(seq, event.type, event.run_id, event.data, event.at)
+                status = event.data.get("status") if event.type == "run.status" else None
+                if status and settled(status, stop_on_pause=stop_on_pause):
+                    return
+            if event is None or event.type == "stream.lagged":
+                # Quiet (sse-starlette sends the pings) or events dropped for a slow reader:
+                # a run that settled meanwhile still ends the stream.
+                async with engine.resources.database.session() as session:
+                    current = await get_run(session, tenant_id, run_id)
+                if settled(current.status, stop_on_pause=stop_on_pause):
+                    seq += 1
+                    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+                    yield _message(
+                        seq, "run.status", run_id, {"status": current.status.value, "snapshot": True}, now
+                    )
+                    return

@@ -95,7 +95,13 @@ async def follow_run(
             if is_disconnected is not None and await is_disconnected():
                 return
             event = await events.next(wait_seconds=_WAIT_SECONDS)
-            if event is None or event.run_id != run.id:
+            if event is None or event.type == "stream.lagged":
+                # Quiet, or events were dropped for a slow reader: ask the database where the run is.
+                current = await _current_run(resources, run.tenant_id, run.id)
+                if current.status in _SETTLED:
+                    status = current.status.value
+                continue
+            if event.run_id != run.id:
                 continue
             if "events" in modes:
                 yield (

@@ -192,3 +192,43 @@ async def test_sdk_roles_and_tenant_isolation(live_url: str, client: httpx.Async
     assert denied.value.response.status_code == 401
     for sdk in (their_sdk, my_sdk, designer_sdk, anonymous):
         await sdk.aclose()
+
+
+async def test_sdk_remaining_routes(live_url: str, client: httpx.AsyncClient, api_tenant) -> None:
+    tenant = await api_tenant()
+    workflow_id = await create_and_publish(client, tenant.designer, REVIEWED_DRAFT)
+    sdk = get_client(url=live_url, api_key=tenant.operator["Authorization"].removeprefix("Bearer "))
+
+    assert await sdk.assistants.count() == 1
+    assert await sdk.assistants.count(graph_id="not-a-workflow") == 0
+    versions = await sdk.assistants.get_versions(workflow_id)
+    assert [v["version"] for v in versions] == [1] and len(versions[0]["metadata"]["graph_hash"]) == 64
+    assert await sdk.assistants.get_subgraphs(workflow_id) == {}
+
+    parts = await _collect(
+        sdk.runs.stream(None, workflow_id, input={"topic": "stateless"}, stream_mode="updates")
+    )
+    thread_id = parts[0][1]["thread_id"]
+    assert parts[-1][1]["__interrupt__"][0]["value"]["node_id"] == "review"
+    assert await sdk.threads.count() == 1
+    assert await sdk.threads.count(status="interrupted") == 1 and await sdk.threads.count(status="idle") == 0
+
+    history = await sdk.threads.get_history(thread_id, limit=2)
+    assert len(history) == 2
+    older = history[1]["checkpoint"]["checkpoint_id"]
+    at = await sdk.threads.get_state(thread_id, checkpoint_id=older)
+    assert at["checkpoint"]["checkpoint_id"] == older and at["checkpoint"]["thread_id"] == thread_id
+    via_get = await sdk.http.get(f"/threads/{thread_id}/history", params={"limit": 1})
+    assert len(via_get) == 1 and via_get[0]["checkpoint"] == history[0]["checkpoint"]
+    earlier = await sdk.threads.get_history(thread_id, limit=50, before=history[0]["checkpoint"])
+    assert earlier and earlier[0]["checkpoint"]["checkpoint_id"] == older
+
+    # Join the stream of a resumed run from a second connection.
+    resumed = await sdk.runs.create(thread_id, workflow_id, command={"resume": {"decision": "approve"}})
+    joined = await _collect(sdk.runs.join_stream(thread_id, resumed["run_id"], stream_mode="values"))
+    assert joined == [] or joined[-1][1]["final"] == "published: A note about stateless"
+    final = await sdk.runs.join(thread_id, resumed["run_id"])
+    assert final["final"] == "published: A note about stateless"
+    settled = await _collect(sdk.runs.join_stream(thread_id, resumed["run_id"]))  # ends at once: final values
+    assert [name for name, _ in settled] == ["values"] and settled[0][1]["final"].startswith("published")
+    await sdk.aclose()
