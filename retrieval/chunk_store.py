@@ -53,6 +53,7 @@ __all__ = ["MAX_K", "ChunkStore", "TenantWriteLock"]
 log = logging.getLogger(__name__)
 
 MAX_K = 100
+OPTIMIZE_EVERY = 20_000  # chunks written by this process between two optimizer runs (embedded engine)
 _UPSERT_BATCH = 256
 _READ_ATTEMPTS = 5
 _NAMESPACE = uuid.UUID("6f1c2d1e-7d8a-4c53-9a55-3b0e6f2a9c11")
@@ -126,6 +127,7 @@ class ChunkStore:
         self.identity = identity
         self._write_lock = write_lock
         self._tenant_locks: dict[str, asyncio.Lock] = {}
+        self._written_since_optimize = 0
 
     @classmethod
     def open(
@@ -306,6 +308,13 @@ class ChunkStore:
             self._retire(tenant_id, epoch, FieldIs("document_id", document.document_id))
 
         await self._write(tenant_id, mutate, write_lock)
+        self._written_since_optimize += len(chunks)
+        if self._written_since_optimize >= OPTIMIZE_EVERY and callable(
+            getattr(self.backend, "optimize", None)
+        ):
+            # The embedded engine builds HNSW graphs only when asked; a server does it by itself.
+            self._written_since_optimize = 0
+            await asyncio.to_thread(self.optimize)
         return len(chunks)
 
     async def delete_document(
