@@ -84,6 +84,12 @@ class Settings(BaseSettings):
         description="Seconds after its last heartbeat that a claimed run is recovered by another worker",
     )
 
+    # --- browser clients ---
+    cors_allow_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (e.g. LangGraph Studio); JSON list",
+    )
+
     @field_validator("credential_keys")
     @classmethod
     def _keys_parse(cls, value: SecretStr | None) -> SecretStr | None:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from eawe.local_secrets import ensure_runtime_secrets
@@ -67,6 +68,15 @@ def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: boo
     app.state.resources = None
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    if settings.cors_allow_origins:
+        # Browser clients such as LangGraph Studio; credentials travel in headers, never cookies.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["authorization", "x-api-key", "content-type", "last-event-id"],
+            expose_headers=["content-location", "location", "retry-after"],
+        )
 
     app.include_router(health.router)
     v1 = APIRouter(prefix="/v1")

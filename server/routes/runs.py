@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -10,6 +11,7 @@ from sse_starlette import EventSourceResponse
 from eawe.db.models import HITLStatus, RunStatus, WorkflowRun
 from eawe.db.repositories import runs as repo
 from eawe.db.repositories.hitl import tasks_for_run
+from eawe.errors import EAWEError
 from server.deps import PageParamsDep, Requires, ResourcesDep, SessionDep
 from server.limits import enforce_run_rate_limit
 from server.run_events import run_event_stream
@@ -19,6 +21,7 @@ from server.schemas.workflows import RunCreate, RunOut
 __all__ = ["router"]
 
 router = APIRouter(prefix="/runs", tags=["runs"])
+_log = logging.getLogger(__name__)
 
 
 def _out(row: WorkflowRun, **extra: Any) -> RunOut:
@@ -67,7 +70,12 @@ async def get(run_id: str, principal: Requires.RUNS_READ, resources: ResourcesDe
     async with resources.database.session() as session:
         run = await repo.get_run(session, principal.tenant_id, run_id)
         pending = await tasks_for_run(session, principal.tenant_id, run_id, status=HITLStatus.PENDING)
-    current = await resources.engine.run_state(principal.tenant_id, run_id)
+    try:
+        current: dict[str, Any] | None = await resources.engine.run_state(principal.tenant_id, run_id)
+    except EAWEError:
+        # The pinned version no longer compiles (e.g. a node type was uninstalled): still show the run.
+        _log.warning("run %s: current state unavailable", run_id, exc_info=True)
+        current = None
     return _out(run, current_state=current, pending_tasks=[t.id for t in pending])
 
 

@@ -16,6 +16,7 @@ from tests.server.sample_workflows import REVIEWED_DRAFT, create_and_publish, st
 BODY_LIMIT = 4096
 PAGE_CAP = 3
 RUNS_PER_MINUTE = 2
+STUDIO_ORIGIN = "https://studio.example"
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +26,7 @@ def server_settings(settings: Settings) -> Settings:
             "max_request_bytes": BODY_LIMIT,
             "page_size_max": PAGE_CAP,
             "run_rate_limit_per_minute": RUNS_PER_MINUTE,
+            "cors_allow_origins": [STUDIO_ORIGIN],
         }
     )
 
@@ -113,3 +115,24 @@ def test_every_route_declares_a_permission(app: FastAPI) -> None:
     assert unguarded == []
     operation_ids = [r.unique_id for r in app.routes if isinstance(r, APIRoute)]
     assert len(operation_ids) == len(set(operation_ids))
+
+
+async def test_cors_for_configured_browser_origins_and_openapi(client: httpx.AsyncClient) -> None:
+    preflight = await client.options(
+        "/assistants/search",
+        headers={
+            "Origin": STUDIO_ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-api-key, content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == STUDIO_ORIGIN
+    other = await client.options(
+        "/assistants/search",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert "access-control-allow-origin" not in other.headers
+    spec = (await client.get("/openapi.json")).json()
+    assert "/v1/runs/{run_id}/events" in spec["paths"] and "/threads/{thread_id}/runs/stream" in spec["paths"]
+    assert spec["paths"]["/v1/runs"]["post"]["operationId"] == "runs-create"
