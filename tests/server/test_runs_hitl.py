@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import httpx
@@ -252,3 +253,35 @@ async def test_runs_and_tasks_cross_tenant_404(client: httpx.AsyncClient, api_te
     assert (await client.get("/v1/hitl-tasks", headers=mine.admin)).json()["items"] == []
     untouched = await client.get(f"/v1/hitl-tasks/{task_id}", headers=theirs.operator)
     assert untouched.json()["status"] == "PENDING"
+
+
+async def test_concurrent_decisions_apply_once(client: httpx.AsyncClient, api_tenant) -> None:
+    tenant = await api_tenant()
+    workflow_id = await create_and_publish(client, tenant.designer, REVIEWED_DRAFT)
+    run = await start_run(client, tenant.operator, workflow_id, {"topic": "race"})
+    task_id = (await wait_for_status(client, tenant.operator, run["id"], "PAUSED_FOR_APPROVAL"))[
+        "pending_tasks"
+    ][0]
+    bodies = [
+        {"decision": "approve"},
+        {"decision": "edit", "corrected_output": "theirs"},
+        {"decision": "reject", "reason": "no"},
+        {"decision": "approve"},
+    ]
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                f"/v1/hitl-tasks/{task_id}/decision",
+                headers=tenant.admin if i % 2 else tenant.operator,
+                json=body,
+            )
+            for i, body in enumerate(bodies)
+        )
+    )
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200, 409, 409, 409], [r.text for r in responses]
+    winner = next(r.json() for r in responses if r.status_code == 200)
+    await wait_for_status(client, tenant.operator, run["id"], "COMPLETED", "FAILED")
+    audit = await client.get("/v1/audit-logs", headers=tenant.admin, params={"workflow_run_id": run["id"]})
+    decisions = [a for a in audit.json()["items"] if a["action"].startswith("STEP_")]
+    assert len(decisions) == 1 and decisions[0]["details"]["task_id"] == winner["id"]
