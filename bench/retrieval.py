@@ -51,10 +51,18 @@ CHUNKS_PER_DOC = 20
 
 
 def synthetic_corpus(n: int, tenants: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[frozenset[str]]]:
-    """Clustered unit vectors, the tenant index and the allowed groups of each chunk."""
+    """Unit vectors with a low intrinsic dimension (like text embeddings), tenants and groups per chunk.
+
+    Points are clusters in a 32-dimensional latent space projected to 384 dimensions plus a little
+    noise: isotropic 384-dimensional noise would make every point nearly equidistant, which no
+    real embedding model produces and which makes "the true top 10" meaningless.
+    """
     rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(max(50, n // 200), DIM))
-    vectors = centers[rng.integers(0, len(centers), n)] + 0.6 * rng.normal(size=(n, DIM))
+    latent_dim = 32
+    centers = rng.normal(size=(max(50, n // 200), latent_dim))
+    latent = centers[rng.integers(0, len(centers), n)] + 0.5 * rng.normal(size=(n, latent_dim))
+    projection = rng.normal(size=(latent_dim, DIM)) / np.sqrt(latent_dim)
+    vectors = latent @ projection + 0.05 * rng.normal(size=(n, DIM))
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
     doc_tenant = rng.integers(0, tenants, n // CHUNKS_PER_DOC + 1)
     doc_roles = [frozenset(rng.choice(GROUPS, size=rng.integers(1, 3), replace=False)) for _ in doc_tenant]
@@ -94,7 +102,7 @@ def make_queries(
     queries = []
     for _ in range(n):
         anchor = int(rng.integers(0, len(vectors)))
-        near = vectors[anchor] + 0.3 * rng.normal(size=DIM).astype(np.float32)
+        near = vectors[anchor] + 0.02 * rng.normal(size=DIM).astype(np.float32)
         groups = {str(rng.choice(sorted(roles_of[anchor])))}
         if rng.random() < 0.5:
             groups.add(str(rng.choice(GROUPS)))
