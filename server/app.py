@@ -115,7 +115,7 @@ def first_start_message(settings: Settings, host: str, port: int) -> str:
             "First time? In another terminal, create a tenant and its administrator:",
             "  eawe tenant create Acme --admin-email admin@acme.example \\",
             "      --admin-password 'change-me-please'",
-            "then log in (walkthrough: docs/api-walkthrough.md):",
+            "then log in (full walkthrough in README.md):",
             f"  curl -s -X POST {base}/v1/auth/token \\",
             "       -d username=admin@acme.example -d password=change-me-please",
         ]

