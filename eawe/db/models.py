@@ -28,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from eawe.db.ids import new_id
 
 __all__ = [
+    "AgentThread",
     "ApiKey",
     "AuditLog",
     "Base",
@@ -257,6 +258,26 @@ class WorkflowRun(Base):
     cancel_requested: Mapped[bool] = mapped_column(
         "cancelRequested", Boolean, nullable=False, default=False, server_default=text("false")
     )
+    created_at: Mapped[datetime] = _ts("createdAt")
+    updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
+
+
+class AgentThread(Base):
+    """An Agent-Protocol thread created before its run; bound to the run once it starts."""
+
+    __tablename__ = "AgentThread"
+    __table_args__ = (
+        Index("AgentThread_workflowRunId_key", "workflowRunId", unique=True),
+        Index("AgentThread_tenantId_createdAt_idx", "tenantId", "createdAt"),
+    )
+
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    created_by_id: Mapped[str | None] = _fk("createdById", "User.id", nullable=True)
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    workflow_run_id: Mapped[str | None] = _fk("workflowRunId", "WorkflowRun.id", nullable=True)
     created_at: Mapped[datetime] = _ts("createdAt")
     updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
 
