@@ -141,7 +141,18 @@ async def _start(
     )
     if thread is not None:
         async with resources.database.transaction() as session:
-            await bind_thread(session, principal.tenant_id, thread.thread_id, run.id, principal.user_id)
+            bound = await bind_thread(
+                session, principal.tenant_id, thread.thread_id, run.id, principal.user_id
+            )
+        if not bound:
+            # Another request started a run on this thread meanwhile: withdraw ours (still queued,
+            # or stopped by its worker) so the thread keeps exactly one run.
+            await resources.engine.cancel(principal.tenant_id, run.id, actor_id=principal.user_id)
+            raise ConflictError(
+                f"thread {thread_id} already holds a workflow run; "
+                "resume it with command.resume or start a new thread",
+                field="thread_id",
+            )
         started = ResolvedThread(thread.thread_id, thread.created_at, run, thread.metadata)
     else:
         started = ResolvedThread(run.id, run.created_at, run, dict(body.metadata or {}))

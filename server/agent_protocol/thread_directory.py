@@ -1,10 +1,11 @@
 """Agent-Protocol threads on top of workflow runs.
 
-A thread *is* a WorkflowRun. ``POST /threads`` may create a thread before any run exists (the
-SDK and Studio do this); such a thread is recorded as a ``THREAD_CREATED`` audit row of the
-caller's tenant (so it survives restarts and is visible to every API process), and the run that
-later starts on it is tied to it by a ``THREAD_BOUND`` row carrying the run id. A thread created
-implicitly (``/runs/stream`` without a thread, or ``POST /v1/runs``) has the run's id.
+A thread holds at most one WorkflowRun. ``POST /threads`` may create a thread before any run
+exists (the SDK and Studio do this): such a thread is an ``AgentThread`` row of the caller's
+tenant, and the run that later starts on it is bound to it (``AgentThread.workflowRunId``).
+A thread created implicitly (``/runs/stream`` without a thread, or ``POST /v1/runs``) has no row:
+its id is the run's id. Creating and binding are also audited (``THREAD_CREATED``,
+``THREAD_BOUND``), but lookups only ever read the table.
 """
 
 from __future__ import annotations
@@ -13,15 +14,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eawe.audit import ActorType, append_audit
-from eawe.db.ids import new_id
-from eawe.db.models import AuditLog, WorkflowRun
+from eawe.db.models import AgentThread, WorkflowRun, utcnow
 from eawe.errors import NotFoundError
 
-__all__ = ["ResolvedThread", "bind_thread", "reserve_thread", "resolve_thread", "thread_ids_of"]
+__all__ = [
+    "THREAD_BOUND",
+    "THREAD_CREATED",
+    "ResolvedThread",
+    "bind_thread",
+    "reserve_thread",
+    "resolve_thread",
+    "thread_of_row",
+    "threads_of_runs",
+]
 
 THREAD_CREATED = "THREAD_CREATED"
 THREAD_BOUND = "THREAD_BOUND"
@@ -37,26 +46,51 @@ class ResolvedThread:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+def thread_of_row(row: AgentThread, run: WorkflowRun | None) -> ResolvedThread:
+    """The thread an ``AgentThread`` row (and its bound run, if loaded) describes."""
+    return ResolvedThread(
+        thread_id=row.id, created_at=row.created_at, run=run, metadata=dict(row.metadata_ or {})
+    )
+
+
 async def reserve_thread(
     session: AsyncSession, tenant_id: str, metadata: dict[str, Any] | None, actor_id: str
 ) -> ResolvedThread:
-    """A new, empty thread of ``tenant_id``."""
-    thread_id = new_id()
-    row = await append_audit(
+    """Create a new thread of ``tenant_id`` with no run yet (inside the caller's transaction)."""
+    row = AgentThread(tenant_id=tenant_id, created_by_id=actor_id, metadata_=dict(metadata or {}))
+    session.add(row)
+    await session.flush()
+    await append_audit(
         session,
         tenant_id=tenant_id,
         action=THREAD_CREATED,
         actor_type=ActorType.USER,
         actor_id=actor_id,
-        details={"thread_id": thread_id, "metadata": metadata or {}},
+        details={"thread_id": row.id},
     )
-    return ResolvedThread(thread_id=thread_id, created_at=row.timestamp, metadata=dict(metadata or {}))
+    return thread_of_row(row, None)
 
 
 async def bind_thread(
     session: AsyncSession, tenant_id: str, thread_id: str, run_id: str, actor_id: str
-) -> None:
-    """Record that the run ``run_id`` started on the reserved thread ``thread_id``."""
+) -> bool:
+    """Bind the run ``run_id`` to the thread ``thread_id`` unless another run got there first.
+
+    The update is conditional, so of two runs started on one thread at once exactly one is
+    bound. Returns whether this one was.
+    """
+    bound = await session.scalar(
+        update(AgentThread)
+        .where(
+            AgentThread.tenant_id == tenant_id,
+            AgentThread.id == thread_id,
+            AgentThread.workflow_run_id.is_(None),
+        )
+        .values(workflow_run_id=run_id, updated_at=utcnow())
+        .returning(AgentThread.id)
+    )
+    if bound is None:
+        return False
     await append_audit(
         session,
         tenant_id=tenant_id,
@@ -64,66 +98,60 @@ async def bind_thread(
         actor_type=ActorType.USER,
         actor_id=actor_id,
         workflow_run_id=run_id,
-        details={"thread_id": thread_id, "run_id": run_id},
+        details={"thread_id": thread_id},
     )
-
-
-async def _reservation(session: AsyncSession, tenant_id: str, thread_id: str) -> AuditLog | None:
-    return await session.scalar(
-        select(AuditLog).where(
-            AuditLog.tenant_id == tenant_id,
-            AuditLog.action == THREAD_CREATED,
-            AuditLog.details["thread_id"].astext == thread_id,
-        )
-    )
+    return True
 
 
 async def resolve_thread(session: AsyncSession, tenant_id: str, thread_id: str) -> ResolvedThread:
-    """The thread ``thread_id`` of ``tenant_id``; another tenant's thread is not found."""
+    """The thread ``thread_id`` of ``tenant_id``.
+
+    Raises:
+        eawe.errors.NotFoundError: No such thread in this tenant (also another tenant's).
+    """
+    row = await session.scalar(
+        select(AgentThread).where(AgentThread.tenant_id == tenant_id, AgentThread.id == thread_id)
+    )
+    if row is not None:
+        run = (
+            await session.scalar(
+                select(WorkflowRun).where(
+                    WorkflowRun.tenant_id == tenant_id, WorkflowRun.id == row.workflow_run_id
+                )
+            )
+            if row.workflow_run_id
+            else None
+        )
+        return thread_of_row(row, run)
     run = await session.scalar(
         select(WorkflowRun).where(WorkflowRun.tenant_id == tenant_id, WorkflowRun.id == thread_id)
     )
-    if run is not None:
-        return ResolvedThread(thread_id=thread_id, created_at=run.created_at, run=run)
-    reservation = await _reservation(session, tenant_id, thread_id)
-    if reservation is None:
+    if run is None:
         raise NotFoundError("thread", thread_id)
-    metadata = dict((reservation.details or {}).get("metadata") or {})
-    bound_run_id = await session.scalar(
-        select(AuditLog.workflow_run_id).where(
-            AuditLog.tenant_id == tenant_id,
-            AuditLog.action == THREAD_BOUND,
-            AuditLog.details["thread_id"].astext == thread_id,
-        )
-    )
-    bound = await session.get(WorkflowRun, bound_run_id) if bound_run_id else None
-    return ResolvedThread(thread_id=thread_id, created_at=reservation.timestamp, run=bound, metadata=metadata)
+    return ResolvedThread(thread_id=thread_id, created_at=run.created_at, run=run)
 
 
-async def thread_ids_of(
+async def threads_of_runs(
     session: AsyncSession, tenant_id: str, runs: list[WorkflowRun]
 ) -> dict[str, ResolvedThread]:
-    """For each run, its thread (the reserved one it was bound to, or the run's own id)."""
+    """For each run (by id), its thread: the one it is bound to, or the run's own id."""
     if not runs:
         return {}
     rows = (
         await session.scalars(
-            select(AuditLog).where(
-                AuditLog.tenant_id == tenant_id,
-                AuditLog.action == THREAD_BOUND,
-                AuditLog.workflow_run_id.in_([r.id for r in runs]),
+            select(AgentThread).where(
+                AgentThread.tenant_id == tenant_id,
+                AgentThread.workflow_run_id.in_([r.id for r in runs]),
             )
         )
     ).all()
-    bound = {row.workflow_run_id: (row.details or {}).get("thread_id") for row in rows}
+    bound = {row.workflow_run_id: row for row in rows}
     out: dict[str, ResolvedThread] = {}
     for run in runs:
-        thread_id = bound.get(run.id) or run.id
-        metadata: dict[str, Any] = {}
-        if thread_id != run.id:
-            reservation = await _reservation(session, tenant_id, thread_id)
-            metadata = dict(((reservation.details or {}) if reservation else {}).get("metadata") or {})
-        out[run.id] = ResolvedThread(
-            thread_id=thread_id, created_at=run.created_at, run=run, metadata=metadata
+        row = bound.get(run.id)
+        out[run.id] = (
+            thread_of_row(row, run)
+            if row is not None
+            else ResolvedThread(thread_id=run.id, created_at=run.created_at, run=run)
         )
     return out

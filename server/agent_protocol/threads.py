@@ -1,4 +1,4 @@
-"""Agent-Protocol threads: create, get, search, count, state and history (threads = workflow runs)."""
+"""Agent-Protocol threads: create, get, search, count, state and history (see ``thread_directory``)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from langchain_core.runnables import RunnableConfig
-from sqlalchemy import select
 
-from eawe.db.models import RunStatus, WorkflowRun
 from eawe.errors import Problem, ValidationError
+from server.agent_protocol import thread_search
 from server.agent_protocol.run_stream import load_graph
 from server.agent_protocol.schemas import HistoryRequest, ThreadCreate, ThreadSearch
-from server.agent_protocol.thread_directory import (
-    ResolvedThread,
-    reserve_thread,
-    resolve_thread,
-    thread_ids_of,
-)
+from server.agent_protocol.thread_directory import ResolvedThread, reserve_thread, resolve_thread
 from server.agent_protocol.views import empty_state_view, snapshot_view, thread_view
 from server.deps import Principal, Requires, ResourcesDep, SessionDep
 from server.resources import ServerResources
@@ -25,13 +19,6 @@ from server.resources import ServerResources
 __all__ = ["router"]
 
 router = APIRouter(prefix="/threads", tags=["agent-protocol"])
-
-_STATUSES = {
-    "busy": [RunStatus.PENDING, RunStatus.RUNNING],
-    "interrupted": [RunStatus.PAUSED_FOR_APPROVAL],
-    "error": [RunStatus.PAUSED_WITH_ERROR, RunStatus.FAILED],
-    "idle": [RunStatus.COMPLETED, RunStatus.CANCELLED],
-}
 
 
 async def _thread(resources: ServerResources, principal: Principal, thread_id: str) -> ResolvedThread:
@@ -58,32 +45,19 @@ async def create_thread(
     return thread_view(thread)
 
 
-def _search_stmt(principal: Principal, body: ThreadSearch) -> Any:
-    stmt = select(WorkflowRun).where(WorkflowRun.tenant_id == principal.tenant_id)
-    if body.status:
-        stmt = stmt.where(WorkflowRun.status.in_(_STATUSES[body.status]))
-    if body.ids:
-        stmt = stmt.where(WorkflowRun.id.in_(body.ids))
-    graph_id = (body.metadata or {}).get("graph_id") or (body.metadata or {}).get("assistant_id")
-    if graph_id:
-        stmt = stmt.where(WorkflowRun.workflow_definition_id == str(graph_id))
-    return stmt
-
-
-@router.post("/search", summary="Search threads (workflow runs), newest first")
+@router.post("/search", summary="Search threads, newest first")
 async def search_threads(
     body: ThreadSearch, principal: Requires.RUNS_READ, session: SessionDep, resources: ResourcesDep
 ) -> list[dict[str, Any]]:
     limit = min(body.limit, resources.settings.page_size_max)
-    stmt = _search_stmt(principal, body).order_by(WorkflowRun.id.desc()).offset(body.offset).limit(limit)
-    runs = list((await session.scalars(stmt)).all())
-    threads = await thread_ids_of(session, principal.tenant_id, runs)
-    return [thread_view(threads[run.id]) for run in runs]
+    return [
+        thread_view(t) for t in await thread_search.search_threads(session, principal.tenant_id, body, limit)
+    ]
 
 
 @router.post("/count", summary="Count threads")
 async def count_threads(body: ThreadSearch, principal: Requires.RUNS_READ, session: SessionDep) -> int:
-    return len((await session.scalars(_search_stmt(principal, body))).all())
+    return await thread_search.count_threads(session, principal.tenant_id, body)
 
 
 @router.get("/{thread_id}", summary="Get a thread")

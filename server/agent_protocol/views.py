@@ -1,7 +1,8 @@
 """EAWE objects in Agent-Protocol shapes: assistants, threads, thread states and runs.
 
 * assistant = a published (ACTIVE) workflow definition; ``assistant_id`` = ``graph_id`` = its id;
-* thread = a workflow run (its LangGraph ``thread_id`` is the run id);
+* thread = one workflow run (an ``AgentThread`` created before its run, or the run itself; the
+  LangGraph ``thread_id`` of its checkpoints is the run id), see ``thread_directory``;
 * run = one execution on the thread: the start (``run_id`` = the workflow run id) and each
   resume by a decision (``run_id`` = the decided HITL task id). Their statuses are derived from
   the workflow run and its tasks, so nothing extra is stored.
