@@ -13,7 +13,10 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["MIN_JWT_SECRET_LENGTH", "Settings"]
+
+MIN_JWT_SECRET_LENGTH = 32
+"""Shortest accepted JWT signing secret (RFC 7518 §3.2: an HS256 key has at least 256 bits)."""
 
 
 class Settings(BaseSettings):
@@ -99,6 +102,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_requires_secrets(self) -> Settings:
+        problems = []
         if self.environment == "production":
             missing = []
             if self.credential_keys is None:
@@ -108,7 +112,12 @@ class Settings(BaseSettings):
             if self.database_url is None:
                 missing.append("DATABASE_URL")
             if missing:
-                raise ValueError(f"production requires {', '.join(missing)} to be set")
+                problems.append(f"production requires {', '.join(missing)} to be set")
+        if self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < MIN_JWT_SECRET_LENGTH:
+            # An HS256 key this short can be brute-forced offline from any token the server issued.
+            problems.append(f"EAWE_JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property
