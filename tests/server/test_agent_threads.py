@@ -164,9 +164,7 @@ async def test_threads_are_tenant_scoped(live_url: str, client: httpx.AsyncClien
     await their_sdk.aclose()
 
 
-async def test_a_thread_binds_one_run_only(
-    client: httpx.AsyncClient, api_tenant, database: Database
-) -> None:
+async def test_a_thread_binds_one_run_only(client: httpx.AsyncClient, api_tenant, database: Database) -> None:
     tenant, other = await api_tenant(), await api_tenant()
     workflow_id = await create_and_publish(client, tenant.designer, REVIEWED_DRAFT)
     run_ids = []
