@@ -88,6 +88,18 @@ class SecretScrubber:
             text = text.replace(secret, "[REDACTED]")
         return text
 
+    def scrub_value(self, value: Any) -> Any:
+        """``value`` (JSON-like: str, list, dict) with every remembered secret redacted, at any depth."""
+        if not self._secrets:
+            return value
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, list | tuple):
+            return [self.scrub_value(item) for item in value]
+        if isinstance(value, dict):
+            return {self.scrub_value(key): self.scrub_value(item) for key, item in value.items()}
+        return value
+
 
 @dataclass
 class RunContext:

@@ -112,7 +112,9 @@ async def perform_http_request(
         if request.auth == "bearer":
             headers["Authorization"] = f"Bearer {secret}"
         elif request.auth == "basic":
-            headers["Authorization"] = "Basic " + base64.b64encode(secret.encode()).decode()
+            encoded = base64.b64encode(secret.encode()).decode()
+            ctx.run.scrubber.add(encoded)
+            headers["Authorization"] = "Basic " + encoded
         else:
             headers[request.auth_header] = secret
     client = ctx.run.http
@@ -141,4 +143,6 @@ async def perform_http_request(
         parsed: Any = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         parsed = response.text
-    return {"status_code": response.status_code, "body": parsed}
+    # An endpoint may reflect what it was sent (headers, a token in an error text): the body goes
+    # into graph state, checkpoints, streams and prompts, so no revealed secret may stay in it.
+    return {"status_code": response.status_code, "body": ctx.run.scrubber.scrub_value(parsed)}
