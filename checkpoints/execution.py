@@ -1,10 +1,11 @@
 """Executing one claimed run: start or resume the graph, stream it, keep status and audit in step.
 
 The outcome of every execution is one of: COMPLETED; PAUSED_FOR_APPROVAL (HITL tasks created for
-the interrupts); PAUSED_WITH_ERROR (a node failed after its retries; ``retry`` resumes from the
-last checkpoint); FAILED (a rejection without a reject route, or a definition that can no longer
-run); CANCELLED. Each status change is written in one transaction with its audit row and its
-event; every write is guarded by the lease, so a worker that lost its run writes nothing.
+the interrupts); PAUSED_WITH_ERROR (a node failed after its retries, or the run's starter was
+deactivated; ``retry`` resumes from the last checkpoint); FAILED (a rejection without a reject
+route, or a definition that can no longer run); CANCELLED. Each status change is written in one
+transaction with its audit row and its event; every write is guarded by the lease, so a worker
+that lost its run writes nothing.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from checkpoints.events import RunEvent, publish_event
 from checkpoints.hitl import AssigneeUnavailableError, create_tasks_for_interrupts, decided_resume_values
 from checkpoints.leases import ClaimedRun, release_run, renew_lease
 from checkpoints.resources import EngineResources
-from checkpoints.run_context import build_run_context
+from checkpoints.run_context import StarterDeactivatedError, build_run_context
 from eawe.audit import ActorType, append_audit
 from eawe.db.models import RunStatus, WorkflowRun
 from eawe.db.repositories.hitl import cancel_open_tasks
@@ -134,6 +135,10 @@ class _Execution:
                 workflow_version=self.run.workflow_version,
                 started_by_id=self.run.started_by_id,
             )
+        except StarterDeactivatedError as exc:
+            # Not the run's fault: pause, so it can be retried once the starter is reactivated.
+            error = {"type": type(exc).__name__, "message": str(exc)}
+            return await self._paused_with_error(error, await graph.aget_state(self.config))
         except EAWEError as exc:
             error = {"type": type(exc).__name__, "message": str(exc)}
             return await self._finish(RunStatus.FAILED, "RUN_FAILED", error, error=error, set_error=True)

@@ -12,9 +12,23 @@ from checkpoints.resources import EngineResources
 from eawe.audit import ActorType, append_audit
 from eawe.db.models import Credential
 from eawe.db.repositories.users import get_user
-from eawe.errors import NotFoundError
+from eawe.errors import EAWEError, NotFoundError
 
-__all__ = ["DatabaseCredentialReader", "build_run_context", "load_principal"]
+__all__ = ["DatabaseCredentialReader", "StarterDeactivatedError", "build_run_context", "load_principal"]
+
+
+class StarterDeactivatedError(EAWEError):
+    """The user who started the run has been deactivated: the run may no longer act as them."""
+
+    status_code = 409
+    title = "Run starter deactivated"
+
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id
+        super().__init__(
+            f"the run's starter (user {user_id}) has been deactivated, so the run can no longer act "
+            "with their role and groups; reactivate the user and retry the run, or cancel it"
+        )
 
 
 class DatabaseCredentialReader:
@@ -44,11 +58,18 @@ class DatabaseCredentialReader:
 
 
 async def load_principal(resources: EngineResources, tenant_id: str, user_id: str | None) -> Principal:
-    """The principal a run acts as (a run started by the system has no groups)."""
+    """The principal a run acts as (a run started by the system has no groups).
+
+    Raises:
+        eawe.errors.NotFoundError: The starter no longer exists in the tenant.
+        StarterDeactivatedError: The starter has been deactivated (``User.is_active`` false).
+    """
     if user_id is None:
         return Principal(user_id=None)
     async with resources.database.session() as session:
         user = await get_user(session, tenant_id, user_id)
+    if not user.is_active:
+        raise StarterDeactivatedError(user.id)
     return Principal(user_id=user.id, email=user.email, role=user.role.value, groups=tuple(user.groups or ()))
 
 

@@ -2,6 +2,8 @@
 
 A run request either starts the assistant's workflow on a thread (``input``) or resumes the
 thread's open interrupt (``command: {"resume": ...}``, applied as a HITL decision, exactly once).
+Streams, ``wait`` and ``join`` show the run's content, so they answer 404 to a reader who may not
+see it (``server.auth.run_visibility``); getting and listing runs shows metadata only.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from server.agent_protocol.encoding import jsonable
 from server.agent_protocol.launch import Launched, launch
 from server.agent_protocol.run_stream import final_body, follow_run
 from server.agent_protocol.schemas import SUPPORTED_STREAM_MODES, RunRequest
-from server.agent_protocol.thread_directory import ResolvedThread, resolve_thread
+from server.agent_protocol.thread_directory import ResolvedThread, readable_thread, resolve_thread
 from server.agent_protocol.views import ap_runs
 from server.deps import Principal, Requires, ResourcesDep
 from server.resources import ServerResources
@@ -40,6 +42,12 @@ def _sse(name: str, data: Any) -> dict[str, str]:
     return {"event": name, "data": json.dumps(jsonable(data))}
 
 
+async def _content_readable(resources: ServerResources, principal: Principal, thread: ResolvedThread) -> None:
+    """404 unless ``principal`` may read the content of the thread's run."""
+    async with resources.database.session() as session:
+        await readable_thread(session, principal, thread)
+
+
 async def _stream(
     resources: ServerResources,
     principal: Principal,
@@ -52,6 +60,7 @@ async def _stream(
     events = await stack.enter_async_context(resources.engine.subscribe(principal.tenant_id))
     try:
         launched = await launch(resources, principal, thread_id, body)
+        await _content_readable(resources, principal, launched.thread)
     except BaseException:
         await stack.aclose()
         raise
@@ -84,6 +93,7 @@ async def _wait(
 ) -> JSONResponse:
     async with resources.engine.subscribe(principal.tenant_id) as events:
         launched = await launch(resources, principal, thread_id, body)
+        await _content_readable(resources, principal, launched.thread)
         assert launched.thread.run is not None
         async for _ in follow_run(
             resources,
@@ -198,6 +208,7 @@ async def join_run(
 ) -> JSONResponse:
     async with resources.engine.subscribe(principal.tenant_id) as events:
         thread, _view, latest = await _thread_and_run(resources, principal, thread_id, run_id)
+        await _content_readable(resources, principal, thread)
         assert thread.run is not None
         if latest:
             async for _ in follow_run(
@@ -225,6 +236,7 @@ async def join_run_stream(
     events = await stack.enter_async_context(resources.engine.subscribe(principal.tenant_id))
     try:
         thread, _view, latest = await _thread_and_run(resources, principal, thread_id, run_id)
+        await _content_readable(resources, principal, thread)
     except BaseException:
         await stack.aclose()
         raise

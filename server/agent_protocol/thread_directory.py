@@ -20,12 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from eawe.audit import ActorType, append_audit
 from eawe.db.models import AgentThread, WorkflowRun, utcnow
 from eawe.errors import NotFoundError
+from server.auth.principal import Principal
+from server.auth.run_visibility import can_read_run_content
 
 __all__ = [
     "THREAD_BOUND",
     "THREAD_CREATED",
     "ResolvedThread",
     "bind_thread",
+    "readable_thread",
     "reserve_thread",
     "resolve_thread",
     "thread_of_row",
@@ -129,6 +132,20 @@ async def resolve_thread(session: AsyncSession, tenant_id: str, thread_id: str) 
     if run is None:
         raise NotFoundError("thread", thread_id)
     return ResolvedThread(thread_id=thread_id, created_at=run.created_at, run=run)
+
+
+async def readable_thread(
+    session: AsyncSession, principal: Principal, thread: ResolvedThread
+) -> ResolvedThread:
+    """``thread``, for a route that exists to show its run's content (state, history, results).
+
+    Raises:
+        eawe.errors.NotFoundError: ``principal`` may not read the run's content
+            (``server.auth.run_visibility``): to them the thread is not theirs, as if it did not exist.
+    """
+    if thread.run is not None and not await can_read_run_content(session, principal, thread.run):
+        raise NotFoundError("thread", thread.thread_id)
+    return thread
 
 
 async def threads_of_runs(

@@ -1,4 +1,8 @@
-"""Agent-Protocol threads: create, get, search, count, state and history (see ``thread_directory``)."""
+"""Agent-Protocol threads: create, get, search, count, state and history (see ``thread_directory``).
+
+A reader who may not see a run's content (``server.auth.run_visibility``) gets threads without
+``values`` from get and search, and 404 from state and history, which exist only to show content.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,14 @@ from eawe.errors import Problem, ValidationError
 from server.agent_protocol import thread_search
 from server.agent_protocol.run_stream import load_graph
 from server.agent_protocol.schemas import HistoryRequest, ThreadCreate, ThreadSearch
-from server.agent_protocol.thread_directory import ResolvedThread, reserve_thread, resolve_thread
+from server.agent_protocol.thread_directory import (
+    ResolvedThread,
+    readable_thread,
+    reserve_thread,
+    resolve_thread,
+)
 from server.agent_protocol.views import empty_state_view, snapshot_view, thread_view
+from server.auth.run_visibility import can_read_run_content, runs_with_readable_content
 from server.deps import Principal, Requires, ResourcesDep, SessionDep
 from server.resources import ServerResources
 
@@ -21,9 +31,10 @@ __all__ = ["router"]
 router = APIRouter(prefix="/threads", tags=["agent-protocol"])
 
 
-async def _thread(resources: ServerResources, principal: Principal, thread_id: str) -> ResolvedThread:
+async def _readable(resources: ServerResources, principal: Principal, thread_id: str) -> ResolvedThread:
     async with resources.database.session() as session:
-        return await resolve_thread(session, principal.tenant_id, thread_id)
+        thread = await resolve_thread(session, principal.tenant_id, thread_id)
+        return await readable_thread(session, principal, thread)
 
 
 def _config(thread: ResolvedThread, checkpoint_id: str | None = None) -> RunnableConfig:
@@ -50,9 +61,9 @@ async def search_threads(
     body: ThreadSearch, principal: Requires.RUNS_READ, session: SessionDep, resources: ResourcesDep
 ) -> list[dict[str, Any]]:
     limit = min(body.limit, resources.settings.page_size_max)
-    return [
-        thread_view(t) for t in await thread_search.search_threads(session, principal.tenant_id, body, limit)
-    ]
+    threads = await thread_search.search_threads(session, principal.tenant_id, body, limit)
+    readable = await runs_with_readable_content(session, principal, [t.run for t in threads if t.run])
+    return [thread_view(t, content=t.run is None or t.run.id in readable) for t in threads]
 
 
 @router.post("/count", summary="Count threads")
@@ -64,9 +75,11 @@ async def count_threads(body: ThreadSearch, principal: Requires.RUNS_READ, sessi
 async def get_thread(
     thread_id: str, principal: Requires.RUNS_READ, resources: ResourcesDep
 ) -> dict[str, Any]:
-    thread = await _thread(resources, principal, thread_id)
-    if thread.run is None:
-        return thread_view(thread)
+    async with resources.database.session() as session:
+        thread = await resolve_thread(session, principal.tenant_id, thread_id)
+        content = thread.run is not None and await can_read_run_content(session, principal, thread.run)
+    if thread.run is None or not content:
+        return thread_view(thread, content=content)
     snapshot = await (await load_graph(resources, thread.run)).aget_state(_config(thread))
     return thread_view(thread, snapshot)
 
@@ -75,7 +88,7 @@ async def get_thread(
 async def get_thread_state(
     thread_id: str, principal: Requires.RUNS_READ, resources: ResourcesDep
 ) -> dict[str, Any]:
-    thread = await _thread(resources, principal, thread_id)
+    thread = await _readable(resources, principal, thread_id)
     if thread.run is None:
         return empty_state_view()
     snapshot = await (await load_graph(resources, thread.run)).aget_state(_config(thread))
@@ -86,7 +99,7 @@ async def get_thread_state(
 async def get_thread_state_at(
     thread_id: str, checkpoint_id: str, principal: Requires.RUNS_READ, resources: ResourcesDep
 ) -> dict[str, Any]:
-    thread = await _thread(resources, principal, thread_id)
+    thread = await _readable(resources, principal, thread_id)
     if thread.run is None:
         return empty_state_view()
     snapshot = await (await load_graph(resources, thread.run)).aget_state(_config(thread, checkpoint_id))
@@ -96,7 +109,7 @@ async def get_thread_state_at(
 async def _history(
     resources: ServerResources, principal: Principal, thread_id: str, limit: int, before: Any
 ) -> list[dict[str, Any]]:
-    thread = await _thread(resources, principal, thread_id)
+    thread = await _readable(resources, principal, thread_id)
     if thread.run is None:
         return []
     before_id = before.get("checkpoint_id") if isinstance(before, dict) else before

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from eawe.db.models import HITLStatus, HITLTask, RunStatus, WorkflowDefinition, WorkflowRun
 from server.agent_protocol.encoding import iso, jsonable
 from server.agent_protocol.thread_directory import ResolvedThread
+from server.auth.run_visibility import metadata_error
 
 __all__ = [
     "DECIDED",
@@ -82,7 +83,11 @@ def _interrupts(snapshot: StateSnapshot | None) -> list[dict[str, Any]]:
     return [{"id": i.id, "value": jsonable(i.value)} for i in snapshot.interrupts]
 
 
-def thread_view(thread: ResolvedThread, snapshot: StateSnapshot | None = None) -> dict[str, Any]:
+def thread_view(
+    thread: ResolvedThread, snapshot: StateSnapshot | None = None, *, content: bool = True
+) -> dict[str, Any]:
+    """A thread as the Agent Protocol's Thread; without ``content`` its ``values`` and interrupts are
+    left out and its error keeps only its kind (a reader who may not see the run's content)."""
     run = thread.run
     metadata = dict(thread.metadata)
     values: Any = None
@@ -96,8 +101,9 @@ def thread_view(thread: ResolvedThread, snapshot: StateSnapshot | None = None) -
                 "run_status": run.status.value,
             }
         )
-        values = jsonable(snapshot.values) if snapshot is not None else jsonable(run.payload or run.input)
-        if snapshot is not None:
+        if content:
+            values = jsonable(snapshot.values) if snapshot is not None else jsonable(run.payload or run.input)
+        if content and snapshot is not None:
             for task in snapshot.tasks:
                 if task.interrupts:
                     interrupts[task.id] = [{"id": i.id, "value": jsonable(i.value)} for i in task.interrupts]
@@ -112,7 +118,7 @@ def thread_view(thread: ResolvedThread, snapshot: StateSnapshot | None = None) -
         "config": {},
     }
     if run is not None and run.error:
-        view["error"] = jsonable(run.error)
+        view["error"] = jsonable(run.error if content else metadata_error(run.error))
     return view
 
 

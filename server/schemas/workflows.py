@@ -109,6 +109,13 @@ class RunOut(ApiModel):
         default=None, description="Live view of the latest checkpoint (GET /v1/runs/{id} only)"
     )
     pending_tasks: list[str] | None = Field(default=None, description="Open HITL task ids (GET only)")
+    content_visible: bool = Field(
+        description=(
+            "Whether the caller may read the run's content (administrators, the starter and its "
+            "reviewers); when false, input, payload, state and current_state are null and error "
+            "keeps only its kind"
+        ),
+    )
 
 
 class HitlDecisionIn(BaseModel):
