@@ -6,22 +6,14 @@ the table, and all of it is tenant-scoped: another tenant's thread is not found.
 
 from __future__ import annotations
 
-import secrets
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
-import psycopg
 import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.errors import NotFoundError
-from psycopg import sql
 from sqlalchemy import select
 
 from eawe.db.database import Database
 from eawe.db.ids import new_id
-from eawe.db.migrate import upgrade
 from eawe.db.models import AgentThread, AuditLog, Role, RunStatus, WorkflowRun
 from server.agent_protocol.thread_directory import THREAD_BOUND, THREAD_CREATED, bind_thread
 from tests.server.sample_workflows import REVIEWED_DRAFT, create_and_publish
@@ -194,74 +186,3 @@ async def test_a_thread_binds_one_run_only(client: httpx.AsyncClient, api_tenant
         assert not await bind_thread(session, tenant.tenant_id, thread_id, run_ids[1], actor)
     row = await _row(database, thread_id)
     assert row is not None and row.workflow_run_id == run_ids[0]
-
-
-# --- upgrading a deployment whose threads were recorded only in the audit log -------------------
-
-_MIGRATIONS = Path(__file__).parents[2] / "eawe" / "db" / "migrations"
-_BACKFILL = next(p.name for p in _MIGRATIONS.iterdir() if p.name.endswith("_agent_threads_backfill"))
-
-
-@pytest.fixture
-def pre_backfill_db(pg_admin_conninfo: str, tmp_path: Path) -> Iterator[str]:
-    """A fresh database migrated up to (not including) the AgentThread backfill."""
-    name = f"eawe_t_threads_{secrets.token_hex(4)}"
-    with psycopg.connect(pg_admin_conninfo, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    conninfo = psycopg.conninfo.make_conninfo(pg_admin_conninfo, dbname=name)
-    earlier = tmp_path / "migrations"
-    shutil.copytree(_MIGRATIONS, earlier, ignore=shutil.ignore_patterns(_BACKFILL))
-    try:
-        upgrade(conninfo, directory=earlier)
-        yield conninfo
-    finally:
-        with psycopg.connect(pg_admin_conninfo, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def test_upgrade_copies_audited_threads_into_the_table(pre_backfill_db: str) -> None:
-    with psycopg.connect(pre_backfill_db) as conn:
-        for tenant in ("t1", "t2"):
-            conn.execute(
-                'INSERT INTO "Tenant" ("id", "name", "updatedAt") VALUES (%s, %s, now())', (tenant, tenant)
-            )
-            conn.execute(
-                'INSERT INTO "WorkflowDefinition" ("id", "name", "definitionGraph", "tenantId", "updatedAt") '
-                "VALUES (%s, 'flow', '{}', %s, now())",
-                (f"wd-{tenant}", tenant),
-            )
-            conn.execute(
-                'INSERT INTO "WorkflowRun" ("id", "workflowDefinitionId", "tenantId", "updatedAt") '
-                "VALUES (%s, %s, %s, now())",
-                (f"run-{tenant}", f"wd-{tenant}", tenant),
-            )
-        conn.execute(
-            'INSERT INTO "User" ("id", "email", "password", "tenantId", "updatedAt") '
-            "VALUES ('u1', 'u1@example.com', 'x', 't1', now())"
-        )
-        audit = [
-            ("t1", 1, "THREAD_CREATED", None, "u1", '{"thread_id": "th-bound", "metadata": {"k": "v"}}'),
-            ("t1", 2, "THREAD_CREATED", None, "u1", '{"thread_id": "th-idle", "metadata": {}}'),
-            ("t1", 3, "THREAD_BOUND", "run-t1", "u1", '{"thread_id": "th-bound", "run_id": "run-t1"}'),
-            # Another tenant's run claiming t1's idle thread binds nothing.
-            ("t2", 1, "THREAD_BOUND", "run-t2", None, '{"thread_id": "th-idle", "run_id": "run-t2"}'),
-            ("t1", 4, "RUN_CREATED", "run-t1", "u1", '{"thread_id": "not-a-thread"}'),
-        ]
-        for tenant, seq, action, run, actor, details in audit:
-            conn.execute(
-                'INSERT INTO "AuditLog" ("id", "tenantId", "seq", "action", "workflowRunId", "actorId", '
-                '"details", "prevHash", "hash") VALUES (%s, %s, %s, %s, %s, %s, %s, \'\', %s)',
-                (f"a-{tenant}-{seq}", tenant, seq, action, run, actor, details, f"h-{tenant}-{seq}"),
-            )
-
-    assert upgrade(pre_backfill_db) == [_BACKFILL]
-
-    with psycopg.connect(pre_backfill_db) as conn:
-        rows = conn.execute(
-            'SELECT "id", "tenantId", "createdById", "metadata", "workflowRunId" '
-            'FROM "AgentThread" ORDER BY "id"'
-        ).fetchall()
-    assert rows == [
-        ("th-bound", "t1", "u1", {"k": "v"}, "run-t1"),
-        ("th-idle", "t1", "u1", {}, None),
-    ]
