@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from eawe.db.models import HITLStatus, HITLTask, User
+from eawe.db.models import HITLStatus, HITLTask, User, WorkflowRun
 from eawe.db.repositories import hitl as repo
+from server.auth.run_visibility import runs_with_readable_content
 from server.deps import PageParamsDep, Principal, Requires, ResourcesDep, SessionDep
 from server.schemas.common import PageOut
 from server.schemas.workflows import HitlDecisionIn, HitlTaskOut
@@ -17,8 +20,28 @@ __all__ = ["router"]
 router = APIRouter(prefix="/hitl-tasks", tags=["hitl-tasks"])
 
 
-def _out(row: HITLTask) -> HitlTaskOut:
-    return HitlTaskOut.model_validate(repo.task_public(row))
+_CONTENT_FIELDS = ("task_data", "original_agent_output", "human_corrected_output", "rejection_reason")
+
+
+async def _outs(session: AsyncSession, principal: Principal, rows: list[HITLTask]) -> list[HitlTaskOut]:
+    """Tasks as the caller may see them: a task's data is its run's content (server/auth/run_visibility)."""
+    run_ids = {row.workflow_run_id for row in rows}
+    runs = (
+        (await session.scalars(select(WorkflowRun).where(WorkflowRun.id.in_(run_ids)))).all() if rows else []
+    )
+    readable = await runs_with_readable_content(session, principal, runs)
+    out = []
+    for row in rows:
+        body = repo.task_public(row)
+        body["content_visible"] = row.workflow_run_id in readable
+        if not body["content_visible"]:
+            body.update(dict.fromkeys(_CONTENT_FIELDS))
+        out.append(HitlTaskOut.model_validate(body))
+    return out
+
+
+async def _out(session: AsyncSession, principal: Principal, row: HITLTask) -> HitlTaskOut:
+    return (await _outs(session, principal, [row]))[0]
 
 
 def _as_user(principal: Principal) -> User:
@@ -44,7 +67,8 @@ async def list_(
         limit=page.limit,
         cursor=page.cursor,
     )
-    return PageOut[HitlTaskOut](items=[_out(t) for t in result.items], next_cursor=result.next_cursor)
+    items = await _outs(session, principal, list(result.items))
+    return PageOut[HitlTaskOut](items=items, next_cursor=result.next_cursor)
 
 
 @router.get(
@@ -61,12 +85,13 @@ async def inbox(
         limit=page.limit,
         cursor=page.cursor,
     )
-    return PageOut[HitlTaskOut](items=[_out(t) for t in result.items], next_cursor=result.next_cursor)
+    items = await _outs(session, principal, list(result.items))
+    return PageOut[HitlTaskOut](items=items, next_cursor=result.next_cursor)
 
 
 @router.get("/{task_id}", response_model=HitlTaskOut, summary="Get a task")
 async def get(task_id: str, principal: Requires.HITL_READ, session: SessionDep) -> HitlTaskOut:
-    return _out(await repo.get_task(session, principal.tenant_id, task_id))
+    return await _out(session, principal, await repo.get_task(session, principal.tenant_id, task_id))
 
 
 @router.post(
@@ -76,9 +101,13 @@ async def get(task_id: str, principal: Requires.HITL_READ, session: SessionDep) 
     responses={409: {"description": "The task was already decided"}},
 )
 async def decide(
-    task_id: str, body: HitlDecisionIn, principal: Requires.HITL_DECIDE, resources: ResourcesDep
+    task_id: str,
+    body: HitlDecisionIn,
+    principal: Requires.HITL_DECIDE,
+    resources: ResourcesDep,
+    session: SessionDep,
 ) -> HitlTaskOut:
     task = await resources.engine.decide(
         principal.tenant_id, task_id, body.model_dump(exclude_none=True), actor_id=principal.user_id
     )
-    return _out(task)
+    return await _out(session, principal, task)

@@ -133,6 +133,7 @@ class HitlTaskOut(ApiModel):
     workflow_run_id: str
     node_id: str
     status: str
+    content_visible: bool = True
     task_data: Any
     original_agent_output: Any | None
     human_corrected_output: Any | None

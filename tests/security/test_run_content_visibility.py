@@ -282,3 +282,40 @@ async def test_a_deactivated_starter_pauses_the_run_with_an_error(
     assert SECRET_PHRASE in json.dumps(resumed["current_state"]["values"]) or SECRET_PHRASE in json.dumps(
         resumed["payload"]
     )
+
+
+async def test_hitl_task_data_follows_the_run_content_rule(
+    app: FastAPI, client: httpx.AsyncClient, scene: Scene
+) -> None:
+    """A task's data is its run's content: another operator sees the task, not the chunks."""
+    definition = linear(
+        {"question": {"type": "string", "required": True}, "found": {"type": "any"}},
+        [
+            {"id": "find", "type": "retrieve", "config": {"query": "{question}", "k": 5, "output": "found"}},
+            {
+                "id": "review",
+                "type": "approval",
+                "config": {"assignee_role": "ADMINISTRATOR", "review": "found"},
+            },
+        ],
+    )
+    workflow_id = await create_and_publish(client, scene.tenant.designer, definition)
+    run = await start_run(client, scene.starter, workflow_id, {"question": QUERY})
+    assert await app.state.resources.engine.execute_run(run["id"]) == RunStatus.PAUSED_FOR_APPROVAL
+
+    other = scene.tenant.operator
+    listed = await client.get("/v1/hitl-tasks", headers=other, params={"workflow_run_id": run["id"]})
+    assert listed.status_code == 200, listed.text
+    assert SECRET_PHRASE not in listed.text
+    [task] = listed.json()["items"]
+    assert task["content_visible"] is False and task["task_data"] is None
+    assert task["original_agent_output"] is None and task["status"] == "PENDING"
+    got = await client.get(f"/v1/hitl-tasks/{task['id']}", headers=other)
+    assert got.status_code == 200 and SECRET_PHRASE not in got.text and got.json()["content_visible"] is False
+
+    for label, headers in {"starter": scene.starter, "admin": scene.tenant.admin}.items():
+        seen = await client.get(f"/v1/hitl-tasks/{task['id']}", headers=headers)
+        assert seen.status_code == 200, (label, seen.text)
+        assert seen.json()["content_visible"] is True and SECRET_PHRASE in json.dumps(
+            seen.json()["task_data"]
+        ), label
