@@ -106,11 +106,7 @@ async def delete(
     workflow_id: str, principal: Requires.WORKFLOWS_WRITE, resources: ResourcesDep
 ) -> WorkflowOut:
     """Workflows are archived, not erased: runs keep their pinned versions, no new run starts."""
-    async with resources.database.transaction() as session:
-        row = await repo.archive_workflow(
-            session, principal.tenant_id, workflow_id, actor_id=principal.user_id
-        )
-    return _out(row)
+    return await archive(workflow_id, principal, resources)
 
 
 @router.post("/{workflow_id}/archive", response_model=WorkflowOut, summary="Archive a workflow")
