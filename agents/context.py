@@ -9,8 +9,9 @@ travel here.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ __all__ = [
     "CredentialReader",
     "DocumentRetriever",
     "NodeContext",
+    "NodeExecutionRecord",
+    "NodeExecutionSink",
     "Principal",
     "RunContext",
     "SecretScrubber",
@@ -73,6 +76,28 @@ AuditSink = Callable[[str, dict[str, Any]], Awaitable[None]]
 """``await audit(action, details)``: one AuditLog row with actor type AGENT for the current run."""
 
 
+@dataclass(frozen=True)
+class NodeExecutionRecord:
+    """What one node execution took: its wall time and the model tokens it used.
+
+    Attributes:
+        outcome: ``completed``, ``interrupted`` (paused for a human) or ``failed``.
+        token_usage: ``{model name: {"input_tokens", "output_tokens", "total_tokens"}}`` from the
+            ``usage_metadata`` of every chat model call the node made.
+    """
+
+    node_id: str
+    node_type: str
+    outcome: str
+    started_at: datetime
+    duration_ms: int
+    token_usage: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+
+NodeExecutionSink = Callable[[NodeExecutionRecord], Awaitable[None]]
+"""``await sink(record)``: store a node execution's usage (the engine writes a NodeExecution row)."""
+
+
 class SecretScrubber:
     """Remembers the secrets revealed during a run so error texts can be cleaned before storage."""
 
@@ -117,6 +142,8 @@ class RunContext:
         run_id: The WorkflowRun id (= LangGraph thread id) when run by the engine.
         workflow_id: The WorkflowDefinition id, when known.
         workflow_version: The pinned definition version, when known.
+        node_executions: Where each node execution's duration and token usage go; None outside
+            the engine.
     """
 
     tenant_id: str
@@ -130,6 +157,7 @@ class RunContext:
     workflow_id: str | None = None
     workflow_version: int | None = None
     scrubber: SecretScrubber = field(default_factory=SecretScrubber)
+    node_executions: NodeExecutionSink | None = None
 
 
 @dataclass(frozen=True)

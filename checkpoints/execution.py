@@ -29,6 +29,7 @@ from checkpoints.hitl import AssigneeUnavailableError, create_tasks_for_interrup
 from checkpoints.leases import ClaimedRun, release_run, renew_lease
 from checkpoints.resources import EngineResources
 from checkpoints.run_context import StarterDeactivatedError, build_run_context
+from checkpoints.run_tracing import run_traced  # issue 11 (ops)
 from eawe.audit import ActorType, append_audit
 from eawe.db.models import RunStatus, WorkflowRun
 from eawe.db.repositories.hitl import cancel_open_tasks
@@ -359,7 +360,8 @@ async def execute_claimed(resources: EngineResources, claimed: ClaimedRun) -> Ru
             _heartbeat(resources, claimed.id, cancel, lost), name=f"lease-{claimed.id}"
         )
         try:
-            return await _Execution(resources, claimed, cancel, lost).execute()
+            # issue 11 (ops): the run's span and log ids — one line, `execute()` runs inside it
+            return await run_traced(resources, claimed, _Execution(resources, claimed, cancel, lost).execute)
         finally:
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):

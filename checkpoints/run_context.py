@@ -6,11 +6,12 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from agents.context import Principal, RunContext
+from agents.context import NodeExecutionRecord, Principal, RunContext
 from checkpoints.events import RunEvent, publish_event
 from checkpoints.resources import EngineResources
 from eawe.audit import ActorType, append_audit
 from eawe.db.models import Credential
+from eawe.db.repositories.usage import record_node_execution
 from eawe.db.repositories.users import get_user
 from eawe.errors import EAWEError, NotFoundError
 
@@ -98,6 +99,28 @@ async def build_run_context(
             )
             await publish_event(session, RunEvent(tenant_id, run_id, "agent.audit", {"action": action}))
 
+    async def node_executed(record: NodeExecutionRecord) -> None:
+        async with resources.database.transaction() as session:
+            await record_node_execution(
+                session,
+                tenant_id=tenant_id,
+                run_id=run_id,
+                node_id=record.node_id,
+                node_type=record.node_type,
+                outcome=record.outcome,
+                started_at=record.started_at,
+                duration_ms=record.duration_ms,
+                token_usage=record.token_usage,
+            )
+            usage = {
+                "node_id": record.node_id,
+                "node_type": record.node_type,
+                "outcome": record.outcome,
+                "duration_ms": record.duration_ms,
+                "token_usage": dict(record.token_usage),
+            }
+            await publish_event(session, RunEvent(tenant_id, run_id, "node.usage", usage))
+
     return RunContext(
         tenant_id=tenant_id,
         principal=principal,
@@ -109,4 +132,5 @@ async def build_run_context(
         run_id=run_id,
         workflow_id=workflow_id,
         workflow_version=workflow_version,
+        node_executions=node_executed,
     )

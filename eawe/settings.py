@@ -10,13 +10,20 @@ import base64
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["MIN_JWT_SECRET_LENGTH", "Settings"]
+__all__ = ["MIN_JWT_SECRET_LENGTH", "ModelPrice", "Settings"]
 
 MIN_JWT_SECRET_LENGTH = 32
 """Shortest accepted JWT signing secret (RFC 7518 §3.2: an HS256 key has at least 256 bits)."""
+
+
+class ModelPrice(BaseModel):
+    """A model's price per million tokens (any currency; see ``price_currency``)."""
+
+    input_per_million: float = Field(default=0.0, ge=0)
+    output_per_million: float = Field(default=0.0, ge=0)
 
 
 class Settings(BaseSettings):
@@ -85,6 +92,24 @@ class Settings(BaseSettings):
         default=60.0,
         gt=0,
         description="Seconds after its last heartbeat that a claimed run is recovered by another worker",
+    )
+
+    # --- operations (traces are configured by the standard OTEL_* variables alone) ---
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="`json`: one JSON object per line with tenant/run/node/request ids"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token that GET /metrics requires (cross-tenant figures); unset: /metrics is off",
+    )
+    model_prices: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        description='Per-model prices for GET /v1/usage, JSON: {"gpt-4o-mini": {"input_per_million": 0.15, '
+        '"output_per_million": 0.6}}',
+    )
+    price_currency: str = "USD"
+    deadline_check_seconds: float = Field(
+        default=30.0, gt=0, description="How often a worker escalates overdue approval tasks"
     )
 
     # --- browser clients ---

@@ -30,6 +30,7 @@ from agents.http_calls import ToolCallError
 from agents.registry import NodeRegistry, NodeType, RouteInfo
 from agents.templates import TemplateError
 from eawe.errors import EAWEError, Problem, ValidationError
+from graphs.node_observer import observe_node
 from graphs.spec import END, START, NodeSpec
 from graphs.state import build_state_schema
 from graphs.validation import ValidatedWorkflow, validate_definition
@@ -103,7 +104,7 @@ def _node_function(
         ctx = NodeContext(
             node_id, _resolve_context(runtime, default, node_id), prepared, runtime.stream_writer
         )
-        update = await node_type.run(state, config, ctx)
+        update = await observe_node(node_type.name, ctx, lambda: node_type.run(state, config, ctx))
         return dict(update) if update else {}
 
     run_node.__name__ = f"{node_type.name}_{node_id}"

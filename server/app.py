@@ -15,11 +15,13 @@ from fastapi.routing import APIRoute
 
 from eawe.local_secrets import ensure_runtime_secrets
 from eawe.settings import Settings
+from eawe.telemetry.logs import register_settings_secrets
 from server import agent_protocol
 from server.limits import BodySizeLimitMiddleware
+from server.observability import install_observability
 from server.problems import install_problem_handlers
 from server.resources import open_server_resources
-from server.routes import V1_ROUTERS, health
+from server.routes import V1_ROUTERS, health, metrics
 
 __all__ = ["create_app", "first_start_message"]
 
@@ -42,6 +44,7 @@ def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: boo
         auto_migrate: Apply pending migrations on start (default: only in embedded mode).
     """
     settings = ensure_runtime_secrets(settings)
+    register_settings_secrets(settings)  # kept out of every log line
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,6 +71,7 @@ def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: boo
     app.state.resources = None
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    install_observability(app)  # request ids, HTTP metrics, OTel server spans (issue 11)
     if settings.cors_allow_origins:
         # Browser clients such as LangGraph Studio; credentials travel in headers, never cookies.
         app.add_middleware(
@@ -79,6 +83,7 @@ def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: boo
         )
 
     app.include_router(health.router)
+    app.include_router(metrics.router)
     v1 = APIRouter(prefix="/v1")
     for router in V1_ROUTERS:
         v1.include_router(router)

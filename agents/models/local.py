@@ -19,6 +19,7 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
@@ -145,6 +146,14 @@ def _tool_name(tool_choice: Any) -> str | None:
     return None
 
 
+def _word_usage(messages: list[BaseMessage], reply: str) -> UsageMetadata:
+    """Token usage counted as whitespace-separated words: the local model has no tokenizer, and
+    usage accounting (per node, per run, per tenant) should work the same with it."""
+    prompt = sum(len(_text(m).split()) for m in messages)
+    completion = len(reply.split())
+    return {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion}
+
+
 class LocalChatModel(BaseChatModel):
     """Deterministic, extractive stand-in for a chat model (see the module docstring)."""
 
@@ -210,6 +219,7 @@ class LocalChatModel(BaseChatModel):
                 return self._tool_calls(calls, messages)
         return AIMessage(
             content=f"{LOCAL_MODEL_LABEL} {answer}",
+            usage_metadata=_word_usage(messages, f"{LOCAL_MODEL_LABEL} {answer}"),
             response_metadata={
                 "model_name": self.model_name,
                 "eawe_local_model": True,
@@ -228,6 +238,7 @@ class LocalChatModel(BaseChatModel):
         return AIMessage(
             content="",
             tool_calls=tool_calls,
+            usage_metadata=_word_usage(messages, json.dumps(tool_calls)),
             response_metadata={
                 "model_name": self.model_name,
                 "eawe_local_model": True,

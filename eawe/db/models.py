@@ -37,8 +37,10 @@ __all__ = [
     "HITLStatus",
     "HITLTask",
     "IndexingStatus",
+    "NodeExecution",
     "Role",
     "RunStatus",
+    "RunTraceContext",
     "Tenant",
     "User",
     "WorkflowDefinition",
@@ -288,6 +290,7 @@ class HITLTask(Base):
         Index("HITLTask_tenantId_status_idx", "tenantId", "status"),
         Index("HITLTask_assignedToId_status_idx", "assignedToId", "status"),
         Index("HITLTask_workflowRunId_idx", "workflowRunId"),
+        Index("HITLTask_status_dueAt_idx", "status", "dueAt"),
     )
 
     id: Mapped[str] = _id()
@@ -317,6 +320,7 @@ class HITLTask(Base):
     workflow_version: Mapped[int] = mapped_column(
         "workflowVersion", Integer, nullable=False, default=1, server_default=text("1")
     )
+    escalated_at: Mapped[datetime | None] = _ts("escalatedAt", nullable=True, now=False)
 
 
 class AuditLog(Base):
@@ -401,5 +405,50 @@ class Document(Base):
         default=utcnow,
         onupdate=utcnow,
         server_default=text("CURRENT_TIMESTAMP"),
+    )
+    created_at: Mapped[datetime] = _ts("createdAt")
+
+
+class NodeExecution(Base):
+    """One node execution: duration and model token usage (no relations: see schema.prisma)."""
+
+    __tablename__ = "NodeExecution"
+    __table_args__ = (
+        Index("NodeExecution_workflowRunId_idx", "workflowRunId"),
+        Index("NodeExecution_tenantId_createdAt_idx", "tenantId", "createdAt"),
+    )
+
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = mapped_column("tenantId", Text, nullable=False)
+    workflow_run_id: Mapped[str] = mapped_column("workflowRunId", Text, nullable=False)
+    node_id: Mapped[str] = mapped_column("nodeId", Text, nullable=False)
+    node_type: Mapped[str] = mapped_column("nodeType", Text, nullable=False)
+    outcome: Mapped[str] = mapped_column("outcome", Text, nullable=False)
+    duration_ms: Mapped[int] = mapped_column("durationMs", Integer, nullable=False)
+    token_usage: Mapped[dict[str, Any]] = mapped_column(
+        "tokenUsage", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    input_tokens: Mapped[int] = mapped_column(
+        "inputTokens", Integer, nullable=False, default=0, server_default=text("0")
+    )
+    output_tokens: Mapped[int] = mapped_column(
+        "outputTokens", Integer, nullable=False, default=0, server_default=text("0")
+    )
+    total_tokens: Mapped[int] = mapped_column(
+        "totalTokens", Integer, nullable=False, default=0, server_default=text("0")
+    )
+    started_at: Mapped[datetime] = _ts("startedAt", now=False)
+    created_at: Mapped[datetime] = _ts("createdAt")
+
+
+class RunTraceContext(Base):
+    """The W3C trace context of the request that created a run."""
+
+    __tablename__ = "RunTraceContext"
+
+    workflow_run_id: Mapped[str] = mapped_column("workflowRunId", Text, primary_key=True)
+    traceparent: Mapped[str] = mapped_column("traceparent", Text, nullable=False)
+    tracestate: Mapped[str] = mapped_column(
+        "tracestate", Text, nullable=False, default="", server_default=text("''")
     )
     created_at: Mapped[datetime] = _ts("createdAt")
