@@ -26,9 +26,23 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def _route_template(scope: Scope) -> str:
+    """The matched route's template with its routers' prefixes (``/v1/runs/{run_id}``).
+
+    FastAPI hands over the route as declared in its own router (``/runs/{run_id}``); the
+    prefixes are static, so they are the leading segments of the path the template does not
+    cover.
+    """
     route: Any = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "unmatched"
+    template = getattr(route, "path", None)
+    if not isinstance(template, str):
+        return "unmatched"
+    if ":path}" in template:
+        return template
+    path = str(scope.get("path") or "")
+    covered = template.count("/")
+    segments = path.split("/")
+    prefix = "/".join(segments[: len(segments) - covered]) if len(segments) > covered else ""
+    return prefix + template
 
 
 class RequestObservabilityMiddleware:

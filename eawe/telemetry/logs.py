@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import structlog
 from opentelemetry import trace
@@ -129,10 +129,14 @@ class _TextFormatter(logging.Formatter):
 
 
 def configure_logging(
-    log_format: LogFormat = "text", *, level: int = logging.INFO, quiet: Iterable[str] = ()
-) -> None:
-    """Set up the root logger once for a process (``eawe serve``, ``eawe worker``)."""
-    handler = logging.StreamHandler(sys.stderr)
+    log_format: LogFormat = "text",
+    *,
+    level: int = logging.INFO,
+    quiet: Iterable[str] = (),
+    stream: IO[str] | None = None,
+) -> logging.Handler:
+    """Set up the root logger for a process (``eawe serve``, ``eawe worker``); returns its handler."""
+    handler = logging.StreamHandler(stream or sys.stderr)
     if log_format == "json":
         shared: list[Any] = [
             structlog.contextvars.merge_contextvars,
@@ -162,3 +166,4 @@ def configure_logging(
     root.setLevel(level)
     for name in quiet:
         logging.getLogger(name).setLevel(logging.WARNING)
+    return handler
