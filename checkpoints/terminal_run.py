@@ -33,12 +33,15 @@ from eawe.db.repositories.hitl import tasks_for_run
 from eawe.db.repositories.runs import get_run
 from eawe.db.repositories.tenants import create_tenant
 from eawe.db.repositories.users import create_user
-from eawe.errors import Problem, ValidationError
+from eawe.errors import NotFoundError, Problem, ValidationError
 from eawe.settings import Settings
 
 __all__ = ["ApprovalPrompt", "PromptFn", "run_workflow_file", "terminal_prompt"]
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_TENANT = "local"
+"""The tenant ``eawe run`` and ``eawe ingest`` use by default; the only one created on demand."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,8 @@ def _read_definition(path: Path) -> dict[str, Any]:
 
 
 async def _local_principal(engine: RunEngine, tenant_name: str) -> tuple[str, str]:
-    """(tenant id, CLI user id): the tenant by id or name (created if missing) and its CLI users.
+    """(tenant id, CLI user id): the tenant by id or name and its CLI users. Only the default
+    tenant ``local`` is created when missing (a typo must not make a tenant).
 
     There is one CLI user per role, so approvals assigned to a role find an assignee; the run is
     started, and every approval decided, by the ADMINISTRATOR one (who may decide any task).
@@ -109,6 +113,8 @@ async def _local_principal(engine: RunEngine, tenant_name: str) -> tuple[str, st
         tenant = await session.scalar(
             select(Tenant).where(or_(Tenant.id == tenant_name, Tenant.name == tenant_name))
         )
+        if tenant is None and tenant_name != DEFAULT_TENANT:
+            raise NotFoundError("tenant", tenant_name)
         if tenant is None:
             tenant = await create_tenant(session, tenant_name)
         groups = sorted(

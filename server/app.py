@@ -92,8 +92,9 @@ def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: boo
     return app
 
 
-def first_start_message(settings: Settings, host: str, port: int) -> str:
-    """What ``eawe serve`` prints on start: where things are and how to create a tenant.
+def first_start_message(settings: Settings, host: str, port: int, *, first_time: bool = True) -> str:
+    """What ``eawe serve`` prints on start: where things are and, the first time on a data
+    directory, how to create a tenant.
 
     Lines stay under 80 columns so terminals and log viewers do not wrap the commands.
     """
@@ -116,12 +117,17 @@ def first_start_message(settings: Settings, host: str, port: int) -> str:
             f"  health:   {base}/health",
             f"  storage:  {storage}",
             f"  model:    {model}",
-            "",
-            "First time? In another terminal, create a tenant and its administrator:",
-            "  eawe tenant create Acme --admin-email admin@acme.example \\",
-            "      --admin-password 'change-me-please'",
-            "then log in (full walkthrough in README.md):",
-            f"  curl -s -X POST {base}/v1/auth/token \\",
-            "       -d username=admin@acme.example -d password=change-me-please",
+            *(_FIRST_TIME_HINT if first_time else []),
         ]
-    )
+    ).replace("{base}", base)
+
+
+_FIRST_TIME_HINT = [
+    "",
+    "First time? In another terminal, create a tenant and its administrator:",
+    "  eawe tenant create Acme --admin-email admin@acme.example \\",
+    "      --admin-password 'change-me-please'",
+    "then log in (full walkthrough in README.md):",
+    "  curl -s -X POST {base}/v1/auth/token \\",
+    "       -d username=admin@acme.example -d password=change-me-please",
+]
