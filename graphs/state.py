@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
+
+from typing_extensions import TypedDict  # LangGraph's server rejects typing.TypedDict before Python 3.12
 
 from agents.builtins.approval import APPROVALS_FIELD
 from eawe.errors import Problem, ValidationError

@@ -10,6 +10,7 @@ from server.routes import (
     documents,
     hitl_tasks,
     runs,
+    usage,
     users,
     workflows,
 )
@@ -27,4 +28,5 @@ V1_ROUTERS = [
     documents.search_router,
     credentials.router,
     audit_logs.router,
+    usage.router,
 ]

@@ -17,7 +17,7 @@ from agents.context import NodeContext, Principal, RunContext
 from agents.models.factory import LocalChatModelFactory
 from eawe.db.models import HITLTask
 from eawe.db.repositories.usage import run_usage
-from eawe.settings import Settings
+from eawe.settings import ModelPrice, Settings
 from eawe.telemetry.logs import configure_logging
 from graphs.node_observer import observe_node
 from tests.server.sample_workflows import create_and_publish, linear, start_run, wait_for_status
@@ -35,7 +35,8 @@ DRAFT_THEN_REVIEW = linear(
 
 @pytest.fixture(scope="module")
 def server_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"metrics_token": SecretStr(METRICS_TOKEN)})
+    prices = {"eawe-local-extractive": ModelPrice(input_per_million=1000, output_per_million=2000)}
+    return settings.model_copy(update={"metrics_token": SecretStr(METRICS_TOKEN), "model_prices": prices})
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -164,3 +165,29 @@ async def test_json_logs_carry_ids_and_never_a_secret() -> None:
     after = next(line for line in lines if line["event"] == "after the node")
     assert "node_id" not in after  # ids leave with the node
     assert canary not in stream.getvalue()
+
+
+async def test_usage_endpoint_sums_tokens_and_prices_them_per_tenant(
+    client: httpx.AsyncClient, api_tenant
+) -> None:
+    tenant = await api_tenant()
+    workflow_id = await create_and_publish(client, tenant.designer, DRAFT_THEN_REVIEW)
+    run = await start_run(client, tenant.operator, workflow_id, {"topic": "costs"})
+    await wait_for_status(client, tenant.operator, run["id"], "PAUSED_FOR_APPROVAL")
+    response = await client.get("/v1/usage", headers=tenant.admin)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    [item] = body["items"]
+    assert item["model"] == "eawe-local-extractive" and item["node_executions"] == 1
+    expected = (item["input_tokens"] * 1000 + item["output_tokens"] * 2000) / 1e6
+    assert (
+        item["input_tokens"] > 0
+        and item["cost"] == pytest.approx(expected)
+        and body["total_cost"] == item["cost"]
+    )
+    assert body["node_executions"] == 2 and body["unpriced_models"] == []
+    other = await api_tenant()
+    assert (await client.get("/v1/usage", headers=other.admin)).json()["items"] == []
+    assert (await client.get("/v1/usage", headers=tenant.operator)).status_code == 403
+    future = await client.get("/v1/usage", headers=tenant.admin, params={"since": "2999-01-01T00:00:00Z"})
+    assert future.status_code == 422 and future.json()["errors"][0]["field"] == "since"
