@@ -40,7 +40,8 @@ async def usage(
         session, principal.tenant_id, since=start, until=end
     )
     prices = resources.settings.model_prices
-    items = []
+    items: list[dict[str, Any]] = []
+    total_cost = 0.0
     for m in models:
         price = prices.get(m.model)
         cost = (
@@ -48,6 +49,7 @@ async def usage(
             if price
             else 0.0
         )
+        total_cost += cost
         items.append(
             {
                 "model": m.model,
@@ -64,7 +66,7 @@ async def usage(
         "until": end,
         "currency": resources.settings.price_currency,
         "items": items,
-        "total_cost": round(sum(i["cost"] for i in items), 6),
+        "total_cost": round(total_cost, 6),
         "unpriced_models": [m.model for m in models if m.model not in prices],
         "node_executions": executions,
         "node_duration_ms": duration_ms,
