@@ -437,7 +437,9 @@ async def test_events_follow_the_run(engine: RunEngine, tenant_factory: Any) -> 
         ("task.decided", "APPROVED"),
         ("run.status", "PENDING"),
         ("run.status", "RUNNING"),
+        ("node.usage", "review"),  # duration and token usage of each node execution (issue 11)
         ("node.finished", "review"),
+        ("node.usage", "release"),
         ("node.finished", "release"),
         ("run.status", "COMPLETED"),
     ]
