@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from eawe.cli_nodes_and_credentials import credentials_add, nodes_app
 from eawe.errors import EAWEError
 from eawe.settings import Settings
 
@@ -29,6 +30,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(audit_app, name="audit")
 app.add_typer(credentials_app, name="credentials")
+app.add_typer(nodes_app, name="nodes")
+credentials_app.command("add")(credentials_add)
 
 console = Console()
 err_console = Console(stderr=True)

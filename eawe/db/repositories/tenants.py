@@ -13,7 +13,17 @@ from eawe.db.models import Role, Tenant, User
 from eawe.db.repositories.users import create_user
 from eawe.errors import ConflictError, NotFoundError, Problem, ValidationError
 
-__all__ = ["TenantWithAdmin", "create_tenant", "create_tenant_with_admin", "get_tenant"]
+__all__ = [
+    "LOCAL_TENANT",
+    "TenantWithAdmin",
+    "create_tenant",
+    "create_tenant_with_admin",
+    "find_or_create_local_tenant",
+    "get_tenant",
+]
+
+LOCAL_TENANT = "local"
+"""The command line's default tenant: the only one created on demand."""
 
 
 @dataclass(frozen=True)
@@ -58,3 +68,20 @@ async def get_tenant(session: AsyncSession, tenant_id: str) -> Tenant:
     if tenant is None:
         raise NotFoundError("tenant", tenant_id)
     return tenant
+
+
+async def find_or_create_local_tenant(session: AsyncSession, name_or_id: str) -> Tenant:
+    """The tenant by id or name; only :data:`LOCAL_TENANT` is created when missing (a typo must
+    not make a tenant).
+
+    Raises:
+        eawe.errors.NotFoundError: No such tenant.
+    """
+    tenant = await session.scalar(
+        select(Tenant).where((Tenant.id == name_or_id) | (Tenant.name == name_or_id)).limit(1)
+    )
+    if tenant is not None:
+        return tenant
+    if name_or_id != LOCAL_TENANT:
+        raise NotFoundError("tenant", name_or_id)
+    return await create_tenant(session, name_or_id)
