@@ -6,11 +6,13 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from agents.context import NodeExecutionRecord, Principal, RunContext
+from agents.context import ChatModelFactory, NodeExecutionRecord, Principal, RunContext, SecretScrubber
+from agents.models.factory import CredentialChatModelFactory
 from checkpoints.events import RunEvent, publish_event
 from checkpoints.resources import EngineResources
 from eawe.audit import ActorType, append_audit
 from eawe.db.models import Credential
+from eawe.db.repositories.tenant_models import get_tenant_model
 from eawe.db.repositories.usage import record_node_execution
 from eawe.db.repositories.users import get_user
 from eawe.errors import EAWEError, NotFoundError
@@ -74,6 +76,26 @@ async def load_principal(resources: EngineResources, tenant_id: str, user_id: st
     return Principal(user_id=user.id, email=user.email, role=user.role.value, groups=tuple(user.groups or ()))
 
 
+async def _tenant_chat_models(
+    resources: EngineResources,
+    tenant_id: str,
+    credentials: DatabaseCredentialReader,
+    scrubber: SecretScrubber,
+) -> ChatModelFactory:
+    """The tenant's own model when its settings name one, else the deployment's factory."""
+    async with resources.database.session() as session:
+        own = await get_tenant_model(session, tenant_id)
+    if own is None:
+        return resources.chat_models
+
+    async def read_key() -> str:  # awaited by the OpenAI client for each request
+        secret = await credentials.read_secret(own.credential)
+        scrubber.add(secret)
+        return secret
+
+    return CredentialChatModelFactory(model=own.model, base_url=own.base_url, read_key=read_key)
+
+
 async def build_run_context(
     resources: EngineResources,
     *,
@@ -86,6 +108,9 @@ async def build_run_context(
     """The run context of one run, built for its principal (never from graph state)."""
     principal = await load_principal(resources, tenant_id, started_by_id)
     retriever = resources.retriever_factory(tenant_id, principal) if resources.retriever_factory else None
+    credentials = DatabaseCredentialReader(resources, tenant_id)
+    scrubber = SecretScrubber()
+    chat_models = await _tenant_chat_models(resources, tenant_id, credentials, scrubber)
 
     async def audit(action: str, details: dict[str, Any]) -> None:
         async with resources.database.transaction() as session:
@@ -124,13 +149,14 @@ async def build_run_context(
     return RunContext(
         tenant_id=tenant_id,
         principal=principal,
-        chat_models=resources.chat_models,
+        chat_models=chat_models,
         retriever=retriever,
-        credentials=DatabaseCredentialReader(resources, tenant_id),
+        credentials=credentials,
         audit=audit,
         http=resources.http,
         run_id=run_id,
         workflow_id=workflow_id,
         workflow_version=workflow_version,
         node_executions=node_executed,
+        scrubber=scrubber,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
@@ -14,7 +15,12 @@ from agents.models.local import LOCAL_MODEL_NAME, LocalChatModel
 if TYPE_CHECKING:
     from eawe.settings import Settings
 
-__all__ = ["LocalChatModelFactory", "OpenAIChatModelFactory", "chat_model_factory_from_settings"]
+__all__ = [
+    "CredentialChatModelFactory",
+    "LocalChatModelFactory",
+    "OpenAIChatModelFactory",
+    "chat_model_factory_from_settings",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -96,3 +102,49 @@ def chat_model_factory_from_settings(settings: Settings) -> LocalChatModelFactor
         "[local model]",
     )
     return LocalChatModelFactory()
+
+
+class CredentialChatModelFactory:
+    """``ChatOpenAI`` for one tenant: its endpoint, its model, and an API key read from its own
+    credential store on every request (``read_key`` is awaited by the OpenAI client per call, so
+    the secret is decrypted only when a request is sent and is never held by the factory).
+    """
+
+    is_local = False
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        base_url: str,
+        read_key: Callable[[], Awaitable[str]],
+        timeout_s: float = 60.0,
+        max_retries: int = 2,
+    ) -> None:
+        self.default_model_name = model
+        self.base_url = base_url
+        self._read_key = read_key
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self._cache: dict[tuple[str, float | None], BaseChatModel] = {}
+
+    def __call__(self, *, model: str | None = None, temperature: float | None = None) -> BaseChatModel:
+        from langchain_openai import ChatOpenAI
+
+        key = (model or self.default_model_name, temperature)
+        cached = self._cache.get(key)
+        if cached is None:
+            options: dict[str, Any] = {
+                "model": key[0],
+                "api_key": self._read_key,
+                "base_url": self.base_url,
+                "timeout": self.timeout_s,
+                "max_retries": self.max_retries,
+            }
+            if temperature is not None:
+                options["temperature"] = temperature
+            cached = self._cache[key] = ChatOpenAI(**options)
+        return cached
+
+    def __repr__(self) -> str:
+        return f"CredentialChatModelFactory(model={self.default_model_name!r}, base_url={self.base_url!r})"

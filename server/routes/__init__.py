@@ -10,6 +10,7 @@ from server.routes import (
     documents,
     hitl_tasks,
     runs,
+    tenant_model,
     usage,
     users,
     workflows,
@@ -29,4 +30,5 @@ V1_ROUTERS = [
     credentials.router,
     audit_logs.router,
     usage.router,
+    tenant_model.router,
 ]
