@@ -11,6 +11,7 @@ import logging
 import signal
 from contextlib import AsyncExitStack
 
+from checkpoints.deadlines import run_deadline_timer
 from checkpoints.open_engine import open_document_retrieval, open_engine
 from checkpoints.worker import RunWorker
 from eawe.settings import Settings
@@ -50,5 +51,9 @@ async def run_worker_forever(settings: Settings, *, stop: asyncio.Event | None =
         logger.info(
             "worker %s started (concurrency %d)", engine.resources.worker_id, settings.worker_concurrency
         )
+        timer = asyncio.create_task(  # approval deadlines, beside the run worker
+            run_deadline_timer(database, stop, interval_s=settings.deadline_check_seconds)
+        )
         await RunWorker(engine, concurrency=settings.worker_concurrency).run(stop)
+        await timer
         logger.info("worker %s stopped", engine.resources.worker_id)

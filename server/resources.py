@@ -17,6 +17,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkpoints import RunEngine, RunWorker, open_engine, permissioned_retriever_factory
+from checkpoints.deadlines import run_deadline_timer
 from eawe.credentials import CredentialCipher
 from eawe.db.database import Database, open_database, resolve_conninfo
 from eawe.settings import Settings
@@ -61,16 +62,24 @@ def get_resources(request: Request) -> ServerResources:
 
 
 @asynccontextmanager
-async def _running_worker(engine: RunEngine, concurrency: int) -> AsyncIterator[None]:
+async def _running_worker(
+    engine: RunEngine, concurrency: int, deadline_check_seconds: float = 30.0
+) -> AsyncIterator[None]:
     """The in-process worker. Its first pass picks up runs a previous process left PENDING or
-    RUNNING (expired lease) and resumes them from their checkpoint; paused runs stay paused."""
+    RUNNING (expired lease) and resumes them from their checkpoint; paused runs stay paused.
+    Beside it, the approval-deadline timer escalates overdue tasks."""
     stop = asyncio.Event()
     task = asyncio.create_task(RunWorker(engine, concurrency=concurrency).run(stop), name="eawe-run-worker")
+    timer = asyncio.create_task(
+        run_deadline_timer(engine.resources.database, stop, interval_s=deadline_check_seconds),
+        name="eawe-deadline-timer",
+    )
     try:
         yield
     finally:
         stop.set()
         await task
+        await timer
 
 
 @asynccontextmanager
@@ -100,7 +109,9 @@ async def open_server_resources(
         )
         stack.push_async_callback(engine.close)
         if run_worker:
-            await stack.enter_async_context(_running_worker(engine, settings.worker_concurrency))
+            await stack.enter_async_context(
+                _running_worker(engine, settings.worker_concurrency, settings.deadline_check_seconds)
+            )
         yield ServerResources(
             settings=settings,
             database=database,

@@ -23,6 +23,7 @@ __all__ = [
     "ApprovalConfig",
     "ApprovalDecision",
     "ApprovalRejectedError",
+    "OverdueEscalation",
     "approval_node",
 ]
 
@@ -39,6 +40,22 @@ class ApprovalRejectedError(RuntimeError):
         super().__init__(f"approval {node_id!r} rejected: {reason}")
 
 
+class OverdueEscalation(NodeConfig):
+    """What happens when the task is still pending at its due time (``due_in_minutes``)."""
+
+    action: Literal["reassign", "fail"] = Field(
+        description="`reassign`: to `to_role` and/or `to_user`; `fail`: the run fails"
+    )
+    to_role: Literal["ADMINISTRATOR", "DESIGNER", "OPERATOR"] | None = None
+    to_user: str | None = Field(default=None, description="Email or id of the new reviewer")
+
+    @model_validator(mode="after")
+    def _target(self) -> OverdueEscalation:
+        if self.action == "reassign" and self.to_role is None and not self.to_user:
+            raise ValueError("reassign needs to_role, to_user, or both")
+        return self
+
+
 class ApprovalConfig(NodeConfig):
     """Config of an ``approval`` node; name a role, a user (email or id), or both."""
 
@@ -52,11 +69,16 @@ class ApprovalConfig(NodeConfig):
         default=None, description="Where a rejection goes; unset: the run fails"
     )
     allow_edit: bool = True
+    on_overdue: OverdueEscalation | None = Field(
+        default=None, description="Escalation when the task is overdue (needs due_in_minutes)"
+    )
 
     @model_validator(mode="after")
     def _assignee(self) -> ApprovalConfig:
         if self.assignee_role is None and not self.assignee_user:
             raise ValueError("name an assignee_role, an assignee_user, or both")
+        if self.on_overdue is not None and self.due_in_minutes is None:
+            raise ValueError("on_overdue needs due_in_minutes")
         return self
 
 
@@ -91,6 +113,7 @@ def approval_request(state: Mapping[str, Any], config: ApprovalConfig, node_id: 
             "value": state.get(config.review),
             "fields": {name: state.get(name) for name in config.show},
             "allow_edit": config.allow_edit,
+            "on_overdue": config.on_overdue.model_dump() if config.on_overdue else None,
         },
         "assignee_role": config.assignee_role,
         "assignee_user": config.assignee_user,

@@ -72,18 +72,15 @@ async def list_(
 
 
 @router.get(
-    "/inbox", response_model=PageOut[HitlTaskOut], summary="My open tasks (assigned to me or my role)"
+    "/inbox",
+    response_model=PageOut[HitlTaskOut],
+    summary="My open tasks (assigned to me or my role), the soonest due first",
 )
 async def inbox(
     principal: Requires.HITL_READ, session: SessionDep, page: PageParamsDep
 ) -> PageOut[HitlTaskOut]:
-    result = await repo.list_tasks(
-        session,
-        principal.tenant_id,
-        status=HITLStatus.PENDING,
-        assignable_to=_as_user(principal),
-        limit=page.limit,
-        cursor=page.cursor,
+    result = await repo.list_inbox(
+        session, principal.tenant_id, _as_user(principal), limit=page.limit, cursor=page.cursor
     )
     items = await _outs(session, principal, list(result.items))
     return PageOut[HitlTaskOut](items=items, next_cursor=result.next_cursor)

@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eawe.db.ids import new_id
 from eawe.db.models import HITLStatus, HITLTask, Role, User, WorkflowRun, utcnow
 from eawe.db.pagination import Page, paginate
-from eawe.errors import NotFoundError
+from eawe.errors import NotFoundError, Problem, ValidationError
 
 __all__ = [
     "cancel_open_tasks",
@@ -27,6 +27,7 @@ __all__ = [
     "get_task",
     "iter_corrections",
     "least_loaded_user",
+    "list_inbox",
     "list_tasks",
     "task_public",
     "tasks_for_run",
@@ -97,6 +98,44 @@ async def list_tasks(
             or_(HITLTask.assigned_to_id == assignable_to.id, HITLTask.assigned_role == assignable_to.role)
         )
     return await paginate(session, stmt, HITLTask.id, limit=limit, cursor=cursor)
+
+
+_NO_DUE = datetime(9999, 12, 31)  # sorts tasks without a due time after every dated one
+
+
+async def list_inbox(
+    session: AsyncSession, tenant_id: str, user: User, *, limit: int = 50, cursor: str | None = None
+) -> Page[HITLTask]:
+    """The PENDING tasks ``user`` may decide, the soonest due first (undated last, then by id).
+
+    ``cursor`` is the ``next_cursor`` of the previous page: ``<due time ISO>|<task id>``.
+
+    Raises:
+        eawe.errors.ValidationError: A cursor this function did not make.
+    """
+    due = func.coalesce(HITLTask.due_at, _NO_DUE)
+    stmt = select(HITLTask).where(
+        HITLTask.tenant_id == tenant_id,
+        HITLTask.status == HITLStatus.PENDING,
+        or_(HITLTask.assigned_to_id == user.id, HITLTask.assigned_role == user.role),
+    )
+    if cursor:
+        due_text, sep, last_id = cursor.partition("|")
+        try:
+            last_due = datetime.fromisoformat(due_text)
+        except ValueError:
+            last_due = None
+        if not sep or last_due is None or not last_id:
+            raise ValidationError(Problem("cursor", "not a cursor of this list"))
+        stmt = stmt.where(tuple_(due, HITLTask.id) > tuple_(literal(last_due), literal(last_id)))
+    rows = list((await session.scalars(stmt.order_by(due, HITLTask.id).limit(limit + 1))).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        next_cursor = f"{(last.due_at or _NO_DUE).isoformat()}|{last.id}"
+    return Page(items=rows, next_cursor=next_cursor)
 
 
 async def tasks_for_run(
