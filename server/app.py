@@ -117,9 +117,20 @@ def first_start_message(settings: Settings, host: str, port: int, *, first_time:
             f"  health:   {base}/health",
             f"  storage:  {storage}",
             f"  model:    {model}",
+            f"  tracing:  {_tracing_line()}",
             *(_FIRST_TIME_HINT if first_time else []),
         ]
     ).replace("{base}", base)
+
+
+def _tracing_line() -> str:
+    from eawe.telemetry.langsmith import langsmith_tracing_enabled
+    from eawe.telemetry.tracing import tracing_requested
+
+    parts = ["OpenTelemetry over OTLP" if tracing_requested() else "OpenTelemetry off (set OTEL_*)"]
+    if langsmith_tracing_enabled():
+        parts.append("LangSmith on")
+    return ", ".join(parts)
 
 
 _FIRST_TIME_HINT = [
