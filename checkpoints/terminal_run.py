@@ -102,9 +102,11 @@ def _read_definition(path: Path) -> dict[str, Any]:
     return definition
 
 
-async def _local_principal(engine: RunEngine, tenant_name: str) -> tuple[str, str]:
-    """(tenant id, CLI user id): the tenant by id or name and its CLI users. Only the default
-    tenant ``local`` is created when missing (a typo must not make a tenant).
+async def _local_principal(
+    engine: RunEngine, tenant_name: str, *, create_missing_tenant: bool
+) -> tuple[str, str]:
+    """(tenant id, CLI user id): the tenant by id or name and its CLI users. A missing tenant is
+    created only with ``create_missing_tenant`` or when it is the default ``local`` one.
 
     There is one CLI user per role, so approvals assigned to a role find an assignee; the run is
     started, and every approval decided, by the ADMINISTRATOR one (who may decide any task).
@@ -113,7 +115,7 @@ async def _local_principal(engine: RunEngine, tenant_name: str) -> tuple[str, st
         tenant = await session.scalar(
             select(Tenant).where(or_(Tenant.id == tenant_name, Tenant.name == tenant_name))
         )
-        if tenant is None and tenant_name != DEFAULT_TENANT:
+        if tenant is None and tenant_name != DEFAULT_TENANT and not create_missing_tenant:
             raise NotFoundError("tenant", tenant_name)
         if tenant is None:
             tenant = await create_tenant(session, tenant_name)
@@ -188,6 +190,7 @@ async def run_workflow_file(
     approve_all: bool = False,
     tenant_name: str = "local",
     prompt: PromptFn | None = None,
+    create_missing_tenant: bool = True,
 ) -> dict[str, Any]:
     """Run ``workflow`` (a definition JSON file) to the end, asking for approvals.
 
@@ -215,7 +218,9 @@ async def run_workflow_file(
             worker_id=f"eawe-run:{secrets.token_hex(4)}",
         )
         stack.push_async_callback(engine.close)
-        tenant_id, user_id = await _local_principal(engine, tenant_name)
+        tenant_id, user_id = await _local_principal(
+            engine, tenant_name, create_missing_tenant=create_missing_tenant
+        )
         name = str(definition.get("name") or workflow.stem)
         workflow_id = await _workflow_for(engine, tenant_id, name, definition, user_id)
         run = await engine.start_run(tenant_id, workflow_id, run_input, user_id)

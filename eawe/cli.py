@@ -279,7 +279,12 @@ def run(
     try:
         result = asyncio.run(
             run_workflow_file(
-                workflow, payload, settings=settings, approve_all=approve_all, tenant_name=tenant
+                workflow,
+                payload,
+                settings=settings,
+                approve_all=approve_all,
+                tenant_name=tenant,
+                create_missing_tenant=False,  # a typo must not make a tenant ('local' is made)
             )
         )
     except EAWEError as exc:
