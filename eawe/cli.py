@@ -239,6 +239,10 @@ def worker() -> None:
     settings = _settings()
     _configure_logging(settings)
     configure_tracing("eawe-worker")
+    if settings.worker_metrics_port:  # this process's node latency; cluster figures are on the API's /metrics
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     asyncio.run(run_worker_forever(settings))
 

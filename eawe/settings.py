@@ -102,6 +102,13 @@ class Settings(BaseSettings):
         default=None,
         description="Bearer token that GET /metrics requires (cross-tenant figures); unset: /metrics is off",
     )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="`eawe worker` serves its own process metrics (node latency) on this port",
+    )
+    worker_metrics_host: str = Field(default="127.0.0.1", description="Interface of the worker metrics port")
     model_prices: dict[str, ModelPrice] = Field(
         default_factory=dict,
         description='Per-model prices for GET /v1/usage, JSON: {"gpt-4o-mini": {"input_per_million": 0.15, '

@@ -304,3 +304,26 @@ def test_eawe_run_refuses_an_unknown_tenant_and_exits_nonzero_unless_completed(
     failed = _cli(["run", str(workflow), "--input", '{"topic": "x"}'], env, tmp_path)
     assert json.loads(failed.stdout)["status"] == "PAUSED_WITH_ERROR", failed.stderr
     assert failed.returncode == 1
+
+
+def test_a_worker_process_serves_its_own_metrics_on_its_port(database_conninfo: str, tmp_path: Path) -> None:
+    port = _free_port()
+    env = _env(database_conninfo, tmp_path / "data", EAWE_WORKER_METRICS_PORT=str(port))
+    worker = subprocess.Popen(
+        [*EAWE, "worker"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        give_up = time.monotonic() + 90
+        while True:
+            assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < give_up, "the worker's metrics port never opened"
+                time.sleep(0.3)
+        assert response.status_code == 200
+        assert "# TYPE eawe_node_duration_seconds histogram" in response.text
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
