@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -18,14 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+from psycopg import sql
 
 from eawe.db.models import Role
-from tests.conftest import TEST_CREDENTIAL_KEYS
+from tests.conftest import TEST_CREDENTIAL_KEYS, _swap_dbname
 from tests.server.sample_workflows import fetch_then_finish
 
 EAWE = [sys.executable, "-m", "eawe.cli"]
@@ -284,10 +287,23 @@ def test_second_serve_busy_port_and_run_beside_serve_are_refused_in_one_line(
     assert beside.stderr.strip().count("\n") == 0, beside.stderr
 
 
+@pytest.fixture
+def own_database(pg_admin_conninfo: str) -> Iterator[str]:
+    """A database no `eawe serve` of this module works on (its worker would take the CLI's runs)."""
+    name = f"eawe_t_cli_run_{secrets.token_hex(3)}"
+    with psycopg.connect(pg_admin_conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield _swap_dbname(pg_admin_conninfo, name)
+    finally:
+        with psycopg.connect(pg_admin_conninfo, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 def test_eawe_run_refuses_an_unknown_tenant_and_exits_nonzero_unless_completed(
-    database_conninfo: str, tmp_path: Path
+    own_database: str, tmp_path: Path
 ) -> None:
-    env = _env(database_conninfo, tmp_path / "data")
+    env = _env(own_database, tmp_path / "data")
     workflow = tmp_path / "wf.json"
     workflow.write_text(json.dumps(DRAFT))
     typo = _cli(
