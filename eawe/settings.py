@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     page_size_max: int = 200
     run_rate_limit_per_minute: int = 120
 
+    # --- code graphs ---
+    graphs_config: Path | None = Field(
+        default=None,
+        description="A langgraph.json whose graphs every tenant may run beside its workflows "
+        "(`eawe serve --graphs`)",
+    )
+
     # --- run workers ---
     worker_concurrency: int = Field(default=4, ge=1, description="Runs one worker executes at a time")
     run_lease_seconds: float = Field(
