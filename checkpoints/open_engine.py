@@ -14,6 +14,7 @@ from agents.models.factory import chat_model_factory_from_settings
 from agents.registry import NodeRegistry, create_registry
 from checkpoints.engine import RunEngine
 from checkpoints.events import RunEventHub
+from checkpoints.item_store import open_item_store
 from checkpoints.resources import EngineResources, RetrieverFactory, default_worker_id
 from checkpoints.saver import open_checkpoint_store
 from eawe.credentials import CredentialCipher
@@ -104,6 +105,10 @@ async def open_engine(
             hub = RunEventHub(database.conninfo)
             await hub.start()
             closers.append(hub.stop)
+        # --- LangGraph store (issue 8, item 7): on the checkpointer's pool, tables by its setup().
+        item_store = await open_item_store(store.pool)
+        closers.append(item_store.close)
+        # --- end LangGraph store
         keys = settings.parsed_credential_keys()
         resources = EngineResources(
             database=database,
@@ -118,6 +123,7 @@ async def open_engine(
             events=hub,
             lease_seconds=lease_seconds,
             worker_id=worker_id or default_worker_id(),
+            store=item_store,  # LangGraph store (issue 8, item 7)
         )
     except BaseException:
         for close in reversed(closers):

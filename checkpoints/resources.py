@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
     from checkpoints.events import RunEventHub
+    from checkpoints.item_store import ItemStore
     from eawe.credentials import CredentialCipher
     from eawe.db.database import Database
 
@@ -46,6 +47,8 @@ class EngineResources:
         lease_seconds: How long a claimed run stays ours without a heartbeat.
         worker_id: This process's name in ``leaseOwner``.
         recursion_limit: LangGraph super-step limit per invocation.
+        store: LangGraph's Postgres store (long-term memory); ``store.for_tenant(tenant_id)`` is
+            the tenant-confined store to give a run's graph. None: runs get no store.
     """
 
     database: Database
@@ -60,3 +63,4 @@ class EngineResources:
     worker_id: str = field(default_factory=default_worker_id)
     recursion_limit: int = 200
     graphs: CompiledGraphCache = field(default_factory=CompiledGraphCache)
+    store: ItemStore | None = None
