@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from langgraph.pregel import Pregel
 from langgraph.store.base import TTLConfig
 from langgraph.store.postgres import AsyncPostgresStore
 from psycopg_pool import AsyncConnectionPool
@@ -42,6 +43,11 @@ class ItemStore:
     def for_tenant(self, tenant_id: str) -> TenantStore:
         """The store a tenant's requests and runs see: its own namespaces only, unprefixed."""
         return TenantStore(self.postgres, tenant_id)
+
+    def bind(self, graph: Pregel[Any, Any, Any, Any], tenant_id: str) -> Pregel[Any, Any, Any, Any]:
+        """A copy of a compiled (possibly cached, shared) graph whose nodes get the tenant's store
+        as ``runtime.store`` — as langgraph-api does per run with ``graph.copy(update=...)``."""
+        return graph.copy(update={"store": self.for_tenant(tenant_id)})
 
     async def close(self) -> None:
         """Stop the TTL sweeper (the pool belongs to the checkpointer and is closed with it)."""

@@ -249,6 +249,9 @@ async def test_a_graph_gets_the_tenant_store(app: FastAPI, client: httpx.AsyncCl
     builder.add_edge("remember", END)
     out = await builder.compile(store=shared.for_tenant(a.tenant_id)).ainvoke({"note": "from a graph"})
     assert out["seen"] == ["from a graph"]
+    cached = builder.compile()  # one compiled graph shared by tenants, bound per run
+    out_b = await shared.bind(cached, b.tenant_id).ainvoke({"note": "b's own"})
+    assert out_b["seen"] == ["b's own"] and cached.store is None
 
     got = await client.get(
         "/store/items", headers=a.operator, params={"namespace": ".".join(ns), "key": "note"}
@@ -257,13 +260,15 @@ async def test_a_graph_gets_the_tenant_store(app: FastAPI, client: httpx.AsyncCl
     other = await client.get(
         "/store/items", headers=b.admin, params={"namespace": ".".join(ns), "key": "note"}
     )
-    assert other.status_code == 200 and other.json() is None
+    assert other.status_code == 200 and other.json()["value"] == {"text": "b's own"}
 
     # Ops handed straight to batch are confined too, and results come back unprefixed.
     view = shared.for_tenant(b.tenant_id)
     await view.abatch([PutOp(tuple(ns), "direct", {"x": 1})])
     listed = await view.abatch([ListNamespacesOp(match_conditions=None, limit=1000)])
     assert listed == [[tuple(ns)]]
+    note = await view.aget(tuple(ns), "note")
+    assert note is not None and note.value == {"text": "b's own"}
     only_a = await shared.for_tenant(a.tenant_id).abatch(
         [ListNamespacesOp(match_conditions=(MatchCondition("prefix", tuple(ns)),))]
     )
