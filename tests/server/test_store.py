@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 from fastapi import FastAPI
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -22,7 +23,15 @@ from langgraph_sdk.errors import PermissionDeniedError
 from typing_extensions import TypedDict
 
 from eawe.db.models import Role
+from eawe.settings import Settings
 from tests.server.api_tenants import ApiTenant, assert_problem
+
+BODY_LIMIT = 256 * 1024
+
+
+@pytest.fixture(scope="module")
+def server_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"max_request_bytes": BODY_LIMIT})
 
 
 async def _api_key(client: httpx.AsyncClient, tenant: ApiTenant, role: Role) -> str:
@@ -305,3 +314,10 @@ async def test_text_plain_json_bodies_are_read_as_json(client: httpx.AsyncClient
     )
     as_json = await client.post("/assistants/search", headers=tenant.admin, json={"limit": 5})
     assert as_json.status_code == 200 and as_json.json() == []
+    # The body-size limit still holds for a buffered text/plain body (JSON or not).
+    huge = json.dumps({"namespace": ns, "key": "big", "value": {"blob": "x" * BODY_LIMIT}})
+    assert_problem(await client.put("/store/items", headers=headers, content=huge), 413)
+    big = await client.get(
+        "/store/items", headers=tenant.admin, params={"namespace": ".".join(ns), "key": "big"}
+    )
+    assert big.json() is None
