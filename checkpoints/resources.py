@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
     from checkpoints.events import RunEventHub
+    from checkpoints.item_store import ItemStore
     from eawe.credentials import CredentialCipher
     from eawe.db.database import Database
 
@@ -47,6 +48,8 @@ class EngineResources:
         lease_seconds: How long a claimed run stays ours without a heartbeat.
         worker_id: This process's name in ``leaseOwner``.
         recursion_limit: LangGraph super-step limit per invocation.
+        store: LangGraph's Postgres store (long-term memory); ``store.for_tenant(tenant_id)`` is
+            the tenant-confined store to give a run's graph. None: runs get no store.
     """
 
     database: Database
@@ -63,5 +66,5 @@ class EngineResources:
     graphs: CompiledGraphCache = field(default_factory=CompiledGraphCache)
     code_graphs: CodeGraphRegistry = field(default_factory=CodeGraphRegistry)
     """Graphs loaded from a ``langgraph.json`` (``Settings.graphs_config``), runnable by every tenant."""
-    store: Any = None
-    """The LangGraph store graphs get (tenant-scoped per run); None: an in-memory store per process."""
+    store: ItemStore | None = None
+    """The LangGraph store; graphs get its tenant-scoped view (``store.for_tenant``)."""

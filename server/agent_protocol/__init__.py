@@ -7,7 +7,7 @@ workflows, threads are workflow runs, runs are the executions on them (start and
 
 from fastapi import APIRouter
 
-from server.agent_protocol import assistants, meta, runs, threads
+from server.agent_protocol import assistants, meta, runs, store, threads
 
 __all__ = ["router"]
 
@@ -16,3 +16,4 @@ router.include_router(meta.router)
 router.include_router(assistants.router)
 router.include_router(runs.router)
 router.include_router(threads.router)
+router.include_router(store.router)  # LangGraph Store API (issue 8, item 7)
