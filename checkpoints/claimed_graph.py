@@ -101,7 +101,7 @@ async def load_claimed_graph(
         workflow_version=claimed.workflow_version,
         started_by_id=claimed.started_by_id,
     )
-    graph: Pregel = compiled
+    bound: Pregel = compiled
     if resources.store is not None:  # the cached compiled graph, with the tenant's store
-        graph = resources.store.bind(compiled, claimed.tenant_id)
-    return ClaimedGraph(graph, validated, context)
+        bound = resources.store.bind(compiled, claimed.tenant_id)
+    return ClaimedGraph(bound, validated, context)
