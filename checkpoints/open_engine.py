@@ -128,6 +128,9 @@ async def open_engine(
             worker_id=worker_id or default_worker_id(),
             code_graphs=code_graphs,
             store=item_store,
+            webhooks=WebhookSender(
+                http, settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+            ),
         )
     except BaseException:
         for close in reversed(closers):

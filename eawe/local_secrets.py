@@ -51,4 +51,8 @@ def ensure_runtime_secrets(settings: Settings) -> Settings:
         updates["jwt_secret"] = SecretStr(
             _read_or_create(secrets_dir / "jwt-secret", secrets.token_urlsafe(48))
         )
+    if settings.webhook_secret is None and generate:
+        updates["webhook_secret"] = SecretStr(
+            _read_or_create(secrets_dir / "webhook-secret", secrets.token_urlsafe(32))
+        )
     return settings.model_copy(update=updates) if updates else settings

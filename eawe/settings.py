@@ -69,6 +69,10 @@ class Settings(BaseSettings):
         description="Comma-separated 'version:base64key' pairs (32-byte AES keys); highest version encrypts",
     )
     jwt_secret: SecretStr | None = None
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key that signs run webhooks (X-EAWE-Signature); generated in embedded mode",
+    )
     jwt_issuer: str = "eawe"
     jwt_audience: str = "eawe-api"
     access_token_minutes: int = 30

@@ -35,6 +35,7 @@ __all__ = [
     "AuditLog",
     "Base",
     "Credential",
+    "Cron",
     "Document",
     "HITLStatus",
     "HITLTask",
@@ -356,6 +357,36 @@ class AssistantVersion(Base):
         "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'")
     )
     created_at: Mapped[datetime] = _ts("createdAt")
+
+
+class Cron(Base):
+    """A scheduled run of an assistant (Agent-Protocol crons)."""
+
+    __tablename__ = "Cron"
+    __table_args__ = (
+        Index("Cron_enabled_nextRunAt_idx", "enabled", "nextRunAt"),
+        Index("Cron_tenantId_createdAt_idx", "tenantId", "createdAt"),
+    )
+
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    assistant_id: Mapped[str] = mapped_column("assistantId", Text, nullable=False)
+    thread_id: Mapped[str | None] = mapped_column("threadId", Text)
+    schedule: Mapped[str] = mapped_column("schedule", Text, nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(
+        "payload", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    enabled: Mapped[bool] = mapped_column(
+        "enabled", Boolean, nullable=False, default=True, server_default=text("true")
+    )
+    next_run_at: Mapped[datetime | None] = _ts("nextRunAt", nullable=True, now=False)
+    end_time: Mapped[datetime | None] = _ts("endTime", nullable=True, now=False)
+    created_by_id: Mapped[str | None] = _fk("createdById", "User.id", nullable=True)
+    created_at: Mapped[datetime] = _ts("createdAt")
+    updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
 
 
 class RunStreamEvent(Base):
