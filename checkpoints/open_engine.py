@@ -18,6 +18,7 @@ from checkpoints.events import RunEventHub
 from checkpoints.item_store import open_item_store
 from checkpoints.resources import EngineResources, RetrieverFactory, default_worker_id
 from checkpoints.saver import open_checkpoint_store
+from checkpoints.webhooks import WebhookSender
 from eawe.credentials import CredentialCipher
 
 if TYPE_CHECKING:

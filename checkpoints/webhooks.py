@@ -64,7 +64,3 @@ class WebhookSender:
                 await asyncio.sleep(_BACKOFF_SECONDS[attempt])
         logger.warning("webhook to %s gave up after %d attempts", url, WEBHOOK_ATTEMPTS)
         return False
-
-    async def drain(self, timeout: float = 10.0) -> None:
-        if self._pending:
-            await asyncio.wait(self._pending, timeout=timeout)
