@@ -83,7 +83,7 @@ async def test_offline_verify_catches_a_resealed_rewrite_with_an_earlier_head(
         database.conninfo,
         (
             'UPDATE "AuditLog" SET details = \'{"amount": 9000}\' '
-            'WHERE "tenantId" = %s AND action = \'PAY2\'',
+            "WHERE \"tenantId\" = %s AND action = 'PAY2'",
             (tenant_id,),
         ),
         (
