@@ -348,7 +348,7 @@ class AuditLog(Base):
     prev_hash: Mapped[str | None] = mapped_column("prevHash", Text, nullable=True)
     hash: Mapped[str | None] = mapped_column("hash", Text, nullable=True)
     xact_id: Mapped[int] = mapped_column(
-        "xactId", BigInteger, nullable=False, server_default=text("(pg_current_xact_id())::text::bigint")
+        "xactId", BigInteger, nullable=False, server_default=text("((pg_current_xact_id())::text)::bigint")
     )
     leaf_index: Mapped[int | None] = mapped_column("leafIndex", BigInteger, nullable=True)
 

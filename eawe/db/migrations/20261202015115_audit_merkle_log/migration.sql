@@ -1,7 +1,7 @@
 -- AlterTable
 CREATE SEQUENCE auditlog_seq_seq;
 ALTER TABLE "AuditLog" ADD COLUMN     "leafIndex" BIGINT,
-ADD COLUMN     "xactId" BIGINT NOT NULL DEFAULT (pg_current_xact_id())::text::bigint,
+ADD COLUMN     "xactId" BIGINT NOT NULL DEFAULT ((pg_current_xact_id())::text)::bigint,
 ALTER COLUMN "seq" SET DEFAULT nextval('auditlog_seq_seq'),
 ALTER COLUMN "prevHash" DROP NOT NULL,
 ALTER COLUMN "hash" DROP NOT NULL;
