@@ -62,7 +62,7 @@ class AuditSealer:
         sqlalchemy_url: str,
         signer: AuditSigner,
         *,
-        interval: float = 0.5,
+        interval: float = 1.0,
         retry: float = 2.0,
         batch: int = 500,
     ) -> None:

@@ -99,7 +99,9 @@ class Settings(BaseSettings):
 
     # --- audit log sealer (eawe/audit_sealer.py) ---
     audit_seal_interval_seconds: float = Field(
-        default=0.5, gt=0, description="Pause between the sealer's rounds when nothing is left to seal"
+        default=1.0,
+        gt=0,
+        description="Pause between sealer rounds; a round signs one tree head per tenant it sealed",
     )
     audit_sealer_retry_seconds: float = Field(
         default=2.0, gt=0, description="How often a standby sealer tries to take over the election lock"
