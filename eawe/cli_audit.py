@@ -93,14 +93,23 @@ def export(
 
 
 def _read_lines(path: Path, field: str) -> list[dict[str, Any]]:
+    lines = _read_json(path, field)
+    if not all(isinstance(x, dict) for x in lines):
+        raise _bad_input(field, f"{path}: every line must be a JSON object")
+    return lines
+
+
+def _read_json(path: Path, field: str) -> list[Any]:
     try:
         text = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise _bad_input(field, f"cannot read {path} ({exc.strerror})") from None
+    try:  # one JSON document (a head, a list of heads), else JSON lines (an export)
+        loaded = json.loads(text)
+        return loaded if isinstance(loaded, list) else [loaded]
+    except json.JSONDecodeError:
+        pass
     try:
-        if text.startswith("[") or (text.startswith("{") and "\n" not in text):
-            loaded = json.loads(text)
-            return loaded if isinstance(loaded, list) else [loaded]
         return [json.loads(line) for line in text.splitlines() if line.strip()]
     except json.JSONDecodeError as exc:
         raise _bad_input(field, f"{path} is not JSON or JSON lines (line {exc.lineno}: {exc.msg})") from None
