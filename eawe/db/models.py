@@ -33,6 +33,7 @@ __all__ = [
     "Assistant",
     "AssistantVersion",
     "AuditLog",
+    "AuditTreeHead",
     "Base",
     "Credential",
     "Cron",
@@ -445,8 +446,12 @@ class AuditLog(Base):
     __tablename__ = "AuditLog"
     __table_args__ = (
         Index("AuditLog_tenantId_seq_key", "tenantId", "seq", unique=True),
+        Index("AuditLog_tenantId_leafIndex_key", "tenantId", "leafIndex", unique=True),
+        Index("AuditLog_leafIndex_xactId_seq_idx", "leafIndex", "xactId", "seq"),
         Index("AuditLog_workflowRunId_idx", "workflowRunId"),
     )
+    # The INSERT returns seq and xactId (database defaults) in the same statement.
+    __mapper_args__ = {"eager_defaults": True}
 
     id: Mapped[str] = _id()
     workflow_run_id: Mapped[str | None] = _fk("workflowRunId", "WorkflowRun.id", nullable=True)
@@ -458,9 +463,33 @@ class AuditLog(Base):
     details: Mapped[Any | None] = mapped_column("details", JSONB)
     timestamp: Mapped[datetime] = _ts("timestamp")
     tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
-    seq: Mapped[int] = mapped_column("seq", BigInteger, nullable=False)
-    prev_hash: Mapped[str] = mapped_column("prevHash", Text, nullable=False)
-    hash: Mapped[str] = mapped_column("hash", Text, nullable=False)
+    # Insertion order from one global sequence; the sealer sets the rest once (eawe/audit_sealer.py).
+    seq: Mapped[int] = mapped_column(
+        "seq", BigInteger, nullable=False, server_default=text("nextval('auditlog_seq_seq')")
+    )
+    prev_hash: Mapped[str | None] = mapped_column("prevHash", Text, nullable=True)
+    hash: Mapped[str | None] = mapped_column("hash", Text, nullable=True)
+    xact_id: Mapped[int] = mapped_column(
+        "xactId", BigInteger, nullable=False, server_default=text("((pg_current_xact_id())::text)::bigint")
+    )
+    leaf_index: Mapped[int | None] = mapped_column("leafIndex", BigInteger, nullable=True)
+
+
+class AuditTreeHead(Base):
+    """A signed tree head of one tenant's audit log, published by the sealer."""
+
+    __tablename__ = "AuditTreeHead"
+    __table_args__ = (Index("AuditTreeHead_tenantId_treeSize_key", "tenantId", "treeSize", unique=True),)
+
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    tree_size: Mapped[int] = mapped_column("treeSize", BigInteger, nullable=False)
+    root_hash: Mapped[str] = mapped_column("rootHash", Text, nullable=False)
+    timestamp: Mapped[datetime] = _ts("timestamp", now=False)
+    key_id: Mapped[str] = mapped_column("keyId", Text, nullable=False)
+    signature: Mapped[str] = mapped_column("signature", Text, nullable=False)
+    frontier: Mapped[Any] = mapped_column("frontier", JSONB, nullable=False)
+    created_at: Mapped[datetime] = _ts("createdAt")
 
 
 class Credential(Base):
