@@ -30,9 +30,13 @@ from eawe.db.ids import new_id
 __all__ = [
     "AgentThread",
     "ApiKey",
+    "Assistant",
+    "AssistantVersion",
     "AuditLog",
+    "AuditTreeHead",
     "Base",
     "Credential",
+    "Cron",
     "Document",
     "HITLStatus",
     "HITLTask",
@@ -40,6 +44,7 @@ __all__ = [
     "NodeExecution",
     "Role",
     "RunStatus",
+    "RunStreamEvent",
     "RunTraceContext",
     "Tenant",
     "User",
@@ -117,8 +122,8 @@ def _ts(name: str, *, nullable: bool = False, now: bool = True, onupdate: bool =
     )
 
 
-def _fk(name: str, target: str, *, nullable: bool = False) -> Any:
-    return mapped_column(name, Text, ForeignKey(target), nullable=nullable)
+def _fk(name: str, target: str, *, nullable: bool = False, ondelete: str | None = None) -> Any:
+    return mapped_column(name, Text, ForeignKey(target, ondelete=ondelete), nullable=nullable)
 
 
 class Tenant(Base):
@@ -176,7 +181,10 @@ class ApiKey(Base):
 
 class WorkflowDefinition(Base):
     __tablename__ = "WorkflowDefinition"
-    __table_args__ = (Index("WorkflowDefinition_tenantId_status_idx", "tenantId", "status"),)
+    __table_args__ = (
+        Index("WorkflowDefinition_tenantId_status_idx", "tenantId", "status"),
+        Index("WorkflowDefinition_tenantId_slug_key", "tenantId", "slug", unique=True),
+    )
 
     id: Mapped[str] = _id()
     name: Mapped[str] = mapped_column("name", Text, nullable=False)
@@ -194,6 +202,7 @@ class WorkflowDefinition(Base):
         "version", Integer, nullable=False, default=1, server_default=text("1")
     )
     published_version: Mapped[int | None] = mapped_column("publishedVersion", Integer)
+    slug: Mapped[str | None] = mapped_column("slug", Text)
     created_at: Mapped[datetime] = _ts("createdAt")
     updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
 
@@ -227,10 +236,13 @@ class WorkflowRun(Base):
     __table_args__ = (
         Index("WorkflowRun_tenantId_status_idx", "tenantId", "status"),
         Index("WorkflowRun_status_leaseExpiresAt_idx", "status", "leaseExpiresAt"),
+        Index("WorkflowRun_threadId_createdAt_idx", "threadId", "createdAt"),
     )
 
     id: Mapped[str] = _id()
-    workflow_definition_id: Mapped[str] = _fk("workflowDefinitionId", "WorkflowDefinition.id")
+    workflow_definition_id: Mapped[str | None] = _fk(
+        "workflowDefinitionId", "WorkflowDefinition.id", nullable=True
+    )
     tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
     status: Mapped[RunStatus] = mapped_column(
         "status",
@@ -260,18 +272,26 @@ class WorkflowRun(Base):
     cancel_requested: Mapped[bool] = mapped_column(
         "cancelRequested", Boolean, nullable=False, default=False, server_default=text("false")
     )
+    thread_id: Mapped[str | None] = _fk("threadId", "AgentThread.id", nullable=True)
+    assistant_id: Mapped[str | None] = mapped_column("assistantId", Text)
+    graph_id: Mapped[str] = mapped_column(
+        "graphId", Text, nullable=False, default="", server_default=text("''")
+    )
+    kwargs: Mapped[dict[str, Any]] = mapped_column(
+        "kwargs", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    multitask_strategy: Mapped[str] = mapped_column(
+        "multitaskStrategy", Text, nullable=False, default="reject", server_default=text("'reject'")
+    )
     created_at: Mapped[datetime] = _ts("createdAt")
     updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
 
 
 class AgentThread(Base):
-    """An Agent-Protocol thread created before its run; bound to the run once it starts."""
+    """An Agent-Protocol (LangGraph) thread: its id is the checkpoints' ``thread_id``; many runs."""
 
     __tablename__ = "AgentThread"
-    __table_args__ = (
-        Index("AgentThread_workflowRunId_key", "workflowRunId", unique=True),
-        Index("AgentThread_tenantId_createdAt_idx", "tenantId", "createdAt"),
-    )
+    __table_args__ = (Index("AgentThread_tenantId_createdAt_idx", "tenantId", "createdAt"),)
 
     id: Mapped[str] = _id()
     tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
@@ -279,9 +299,112 @@ class AgentThread(Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'")
     )
-    workflow_run_id: Mapped[str | None] = _fk("workflowRunId", "WorkflowRun.id", nullable=True)
+    status: Mapped[str] = mapped_column(
+        "status", Text, nullable=False, default="idle", server_default=text("'idle'")
+    )
+    graph_id: Mapped[str | None] = mapped_column("graphId", Text)
+    assistant_id: Mapped[str | None] = mapped_column("assistantId", Text)
     created_at: Mapped[datetime] = _ts("createdAt")
     updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
+
+
+class Assistant(Base):
+    """An Agent-Protocol assistant: a graph id plus config, context and metadata."""
+
+    __tablename__ = "Assistant"
+    __table_args__ = (Index("Assistant_tenantId_graphId_idx", "tenantId", "graphId"),)
+
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    graph_id: Mapped[str] = mapped_column("graphId", Text, nullable=False)
+    workflow_definition_id: Mapped[str | None] = _fk(
+        "workflowDefinitionId", "WorkflowDefinition.id", nullable=True
+    )
+    name: Mapped[str] = mapped_column("name", Text, nullable=False)
+    description: Mapped[str | None] = mapped_column("description", Text)
+    config: Mapped[dict[str, Any]] = mapped_column(
+        "config", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    context: Mapped[dict[str, Any]] = mapped_column(
+        "context", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    version: Mapped[int] = mapped_column(
+        "version", Integer, nullable=False, default=1, server_default=text("1")
+    )
+    created_at: Mapped[datetime] = _ts("createdAt")
+    updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
+
+
+class AssistantVersion(Base):
+    __tablename__ = "AssistantVersion"
+    __table_args__ = (
+        Index("AssistantVersion_assistantId_version_key", "assistantId", "version", unique=True),
+    )
+
+    id: Mapped[str] = _id()
+    assistant_id: Mapped[str] = _fk("assistantId", "Assistant.id", ondelete="CASCADE")
+    version: Mapped[int] = mapped_column("version", Integer, nullable=False)
+    graph_id: Mapped[str] = mapped_column("graphId", Text, nullable=False)
+    name: Mapped[str] = mapped_column("name", Text, nullable=False)
+    description: Mapped[str | None] = mapped_column("description", Text)
+    config: Mapped[dict[str, Any]] = mapped_column(
+        "config", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    context: Mapped[dict[str, Any]] = mapped_column(
+        "context", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    created_at: Mapped[datetime] = _ts("createdAt")
+
+
+class Cron(Base):
+    """A scheduled run of an assistant (Agent-Protocol crons)."""
+
+    __tablename__ = "Cron"
+    __table_args__ = (
+        Index("Cron_enabled_nextRunAt_idx", "enabled", "nextRunAt"),
+        Index("Cron_tenantId_createdAt_idx", "tenantId", "createdAt"),
+    )
+
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    assistant_id: Mapped[str] = mapped_column("assistantId", Text, nullable=False)
+    thread_id: Mapped[str | None] = mapped_column("threadId", Text)
+    schedule: Mapped[str] = mapped_column("schedule", Text, nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(
+        "payload", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    enabled: Mapped[bool] = mapped_column(
+        "enabled", Boolean, nullable=False, default=True, server_default=text("true")
+    )
+    next_run_at: Mapped[datetime | None] = _ts("nextRunAt", nullable=True, now=False)
+    end_time: Mapped[datetime | None] = _ts("endTime", nullable=True, now=False)
+    created_by_id: Mapped[str | None] = _fk("createdById", "User.id", nullable=True)
+    created_at: Mapped[datetime] = _ts("createdAt")
+    updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
+
+
+class RunStreamEvent(Base):
+    """One stored stream part of a run (``event`` is the SSE event name, ``seq`` its order)."""
+
+    __tablename__ = "RunStreamEvent"
+
+    run_id: Mapped[str] = mapped_column(
+        "runId", Text, ForeignKey("WorkflowRun.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column("seq", Integer, primary_key=True)
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    event: Mapped[str] = mapped_column("event", Text, nullable=False)
+    data: Mapped[Any] = mapped_column("data", JSONB, nullable=False)
+    created_at: Mapped[datetime] = _ts("createdAt")
 
 
 class HITLTask(Base):
@@ -327,8 +450,12 @@ class AuditLog(Base):
     __tablename__ = "AuditLog"
     __table_args__ = (
         Index("AuditLog_tenantId_seq_key", "tenantId", "seq", unique=True),
+        Index("AuditLog_tenantId_leafIndex_key", "tenantId", "leafIndex", unique=True),
+        Index("AuditLog_leafIndex_xactId_seq_idx", "leafIndex", "xactId", "seq"),
         Index("AuditLog_workflowRunId_idx", "workflowRunId"),
     )
+    # The INSERT returns seq and xactId (database defaults) in the same statement.
+    __mapper_args__ = {"eager_defaults": True}
 
     id: Mapped[str] = _id()
     workflow_run_id: Mapped[str | None] = _fk("workflowRunId", "WorkflowRun.id", nullable=True)
@@ -340,9 +467,33 @@ class AuditLog(Base):
     details: Mapped[Any | None] = mapped_column("details", JSONB)
     timestamp: Mapped[datetime] = _ts("timestamp")
     tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
-    seq: Mapped[int] = mapped_column("seq", BigInteger, nullable=False)
-    prev_hash: Mapped[str] = mapped_column("prevHash", Text, nullable=False)
-    hash: Mapped[str] = mapped_column("hash", Text, nullable=False)
+    # Insertion order from one global sequence; the sealer sets the rest once (eawe/audit_sealer.py).
+    seq: Mapped[int] = mapped_column(
+        "seq", BigInteger, nullable=False, server_default=text("nextval('auditlog_seq_seq')")
+    )
+    prev_hash: Mapped[str | None] = mapped_column("prevHash", Text, nullable=True)
+    hash: Mapped[str | None] = mapped_column("hash", Text, nullable=True)
+    xact_id: Mapped[int] = mapped_column(
+        "xactId", BigInteger, nullable=False, server_default=text("((pg_current_xact_id())::text)::bigint")
+    )
+    leaf_index: Mapped[int | None] = mapped_column("leafIndex", BigInteger, nullable=True)
+
+
+class AuditTreeHead(Base):
+    """A signed tree head of one tenant's audit log, published by the sealer."""
+
+    __tablename__ = "AuditTreeHead"
+    __table_args__ = (Index("AuditTreeHead_tenantId_treeSize_key", "tenantId", "treeSize", unique=True),)
+
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    tree_size: Mapped[int] = mapped_column("treeSize", BigInteger, nullable=False)
+    root_hash: Mapped[str] = mapped_column("rootHash", Text, nullable=False)
+    timestamp: Mapped[datetime] = _ts("timestamp", now=False)
+    key_id: Mapped[str] = mapped_column("keyId", Text, nullable=False)
+    signature: Mapped[str] = mapped_column("signature", Text, nullable=False)
+    frontier: Mapped[Any] = mapped_column("frontier", JSONB, nullable=False)
+    created_at: Mapped[datetime] = _ts("createdAt")
 
 
 class Credential(Base):

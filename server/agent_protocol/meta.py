@@ -7,6 +7,8 @@ from typing import Any
 import langgraph.version
 from fastapi import APIRouter
 
+from eawe.telemetry.langsmith import langsmith_tracing_enabled
+
 __all__ = ["router"]
 
 router = APIRouter(tags=["agent-protocol"])
@@ -22,6 +24,6 @@ async def info() -> dict[str, Any]:
     return {
         "version": "eawe-0.1.0",
         "langgraph_py_version": langgraph.version.__version__,
-        "flags": {"assistants": True, "crons": False, "langsmith": False},
+        "flags": {"assistants": True, "crons": True, "langsmith": langsmith_tracing_enabled()},
         "host": {"kind": "self-hosted", "project_id": None, "revision_id": None, "tenant_id": None},
     }

@@ -11,6 +11,7 @@ from sse_starlette import EventSourceResponse
 from eawe.db.models import HITLStatus, RunStatus, WorkflowRun
 from eawe.db.repositories import runs as repo
 from eawe.db.repositories.hitl import tasks_for_run
+from eawe.db.repositories.usage import run_usage
 from eawe.errors import EAWEError
 from server.auth.run_visibility import can_read_run_content, metadata_error, runs_with_readable_content
 from server.deps import PageParamsDep, Principal, Requires, ResourcesDep, SessionDep
@@ -51,7 +52,13 @@ async def create(body: RunCreate, principal: Requires.RUNS_CREATE, resources: Re
             session, principal.tenant_id, resources.settings.run_rate_limit_per_minute
         )
     run = await resources.engine.start_run(
-        principal.tenant_id, body.workflow_id, body.input, principal.user_id, version=body.version
+        principal.tenant_id,
+        body.workflow_id,
+        body.input,
+        principal.user_id,
+        version=body.version,
+        thread_id=body.thread_id,
+        multitask_strategy=body.multitask_strategy,
     )
     return _out(run, content_visible=True)  # the caller is its starter
 
@@ -84,15 +91,16 @@ async def get(run_id: str, principal: Requires.RUNS_READ, resources: ResourcesDe
         run = await repo.get_run(session, principal.tenant_id, run_id)
         pending = await tasks_for_run(session, principal.tenant_id, run_id, status=HITLStatus.PENDING)
         visible = await can_read_run_content(session, principal, run)
+        usage = await run_usage(session, principal.tenant_id, run.id)
     if not visible:
-        return _out(run, False, pending_tasks=[t.id for t in pending])
+        return _out(run, False, pending_tasks=[t.id for t in pending], usage=usage)
     try:
         current: dict[str, Any] | None = await resources.engine.run_state(principal.tenant_id, run_id)
     except EAWEError:
         # The pinned version no longer compiles (e.g. a node type was uninstalled): still show the run.
         _log.warning("run %s: current state unavailable", run_id, exc_info=True)
         current = None
-    return _out(run, True, current_state=current, pending_tasks=[t.id for t in pending])
+    return _out(run, True, current_state=current, pending_tasks=[t.id for t in pending], usage=usage)
 
 
 @router.post("/{run_id}/cancel", response_model=RunOut, summary="Cancel a run")

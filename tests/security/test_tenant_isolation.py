@@ -72,7 +72,7 @@ async def _their_world(client: httpx.AsyncClient, app: FastAPI, tenant: ApiTenan
             "workflow_id": workflow_id,
             "assistant_id": workflow_id,
             "run_id": run["id"],
-            "thread_id": run["id"],
+            "thread_id": run["thread_id"],
             "task_id": task_id,
             "checkpoint_id": checkpoint_id,
             "document_id": doc.json()["id"],
@@ -98,6 +98,12 @@ _BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/threads/{thread_id}/runs"): {"command": {"resume": {"decision": "approve"}}},
     ("POST", "/threads/{thread_id}/runs/wait"): {"command": {"resume": {"decision": "approve"}}},
     ("POST", "/threads/{thread_id}/runs/stream"): {"command": {"resume": {"decision": "approve"}}},
+    ("PATCH", "/threads/{thread_id}"): {"metadata": {"hijacked": True}},
+    ("POST", "/threads/{thread_id}/state"): {"values": {"hijacked": True}},
+    ("POST", "/threads/{thread_id}/state/checkpoint"): {"checkpoint": {"checkpoint_id": "x"}},
+    ("PATCH", "/assistants/{assistant_id}"): {"metadata": {"hijacked": True}},
+    ("POST", "/assistants/{assistant_id}/versions"): {"limit": 5},
+    ("POST", "/assistants/{assistant_id}/latest"): {"version": 1},
 }
 _PARAM = re.compile(r"\{([a-z_]+)\}")
 
