@@ -17,7 +17,6 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from agents.builtins.approval import APPROVALS_FIELD
 from agents.builtins.fanout import FanOutConfig
 from agents.builtins.subworkflow import SubworkflowConfig
 from agents.config_types import find_marked
@@ -141,7 +140,7 @@ class _Checker:
 
     # --- node configs ------------------------------------------------------------------------
     def configs_and_references(self) -> None:
-        declared = set(self.state) | {APPROVALS_FIELD}
+        declared = set(self.state) | set(self.registry.reserved_state())
         for node_id, (index, node) in self.nodes.items():
             where = f"nodes[{index}]"
             try:

@@ -66,6 +66,8 @@ def send_items(state: Mapping[str, Any], config: FanOutConfig, info: RouteInfo) 
     description="Run a node once per list item, in parallel",
     route=send_items,
     routes_from_config=True,
+    title="Fan-out",
+    category="Control flow",
 )
 async def fan_out_node(state: Mapping[str, Any], config: FanOutConfig, ctx: NodeContext) -> None:
     """Check the list; the branches are sent by the route function."""
@@ -79,7 +81,14 @@ def _as_text(value: Any) -> str:
     return format_for_prompt(value)
 
 
-@node_type("join", config=JoinConfig, description="Wait for all branches and combine", waits_for_all=True)
+@node_type(
+    "join",
+    config=JoinConfig,
+    description="Wait for all branches and combine",
+    waits_for_all=True,
+    title="Join",
+    category="Control flow",
+)
 async def join_node(state: Mapping[str, Any], config: JoinConfig, ctx: NodeContext) -> dict[str, Any]:
     """Wait for all branches and combine their results."""
     values = list(state.get(config.input) or [])

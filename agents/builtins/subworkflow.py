@@ -53,7 +53,14 @@ def _lookup(values: Mapping[str, Any], path: str) -> Any:
     return value
 
 
-@node_type("subworkflow", config=SubworkflowConfig, description="Run another workflow", prepare=_prepare)
+@node_type(
+    "subworkflow",
+    config=SubworkflowConfig,
+    description="Run another workflow",
+    prepare=_prepare,
+    title="Subworkflow",
+    category="Control flow",
+)
 async def subworkflow_node(
     state: Mapping[str, Any], config: SubworkflowConfig, ctx: NodeContext
 ) -> dict[str, Any]:
