@@ -9,16 +9,17 @@ import { Studio } from "./pages/Studio";
 import { WorkflowList } from "./pages/WorkflowList";
 import { Admin } from "./pages/Admin";
 
+// Client routes never start with an API prefix (/v1, /runs, /threads, ...: see server/console).
 // What each role is offered. The API enforces the same matrix; hiding a link is a convenience only.
 const NAV: { to: string; label: string; roles: Role[] }[] = [
   { to: "/inbox", label: "Approval inbox", roles: ["OPERATOR", "ADMINISTRATOR"] },
-  { to: "/runs", label: "Runs", roles: ["OPERATOR", "DESIGNER", "ADMINISTRATOR"] },
+  { to: "/activity", label: "Runs", roles: ["OPERATOR", "DESIGNER", "ADMINISTRATOR"] },
   { to: "/workflows", label: "Workflow Studio", roles: ["DESIGNER", "ADMINISTRATOR"] },
   { to: "/admin", label: "Admin", roles: ["ADMINISTRATOR"] },
 ];
 
 function home(role: Role): string {
-  return role === "DESIGNER" ? "/workflows" : role === "OPERATOR" ? "/inbox" : "/runs";
+  return role === "DESIGNER" ? "/workflows" : role === "OPERATOR" ? "/inbox" : "/activity";
 }
 
 export function App() {
@@ -72,8 +73,8 @@ export function App() {
     navigate(home(me.role));
     page = null;
   } else if (parts[0] === "inbox") page = <Inbox me={me} taskId={parts[1]} />;
-  else if (parts[0] === "runs" && parts[1]) page = <RunView runId={parts[1]} me={me} />;
-  else if (parts[0] === "runs") page = <RunList me={me} />;
+  else if (parts[0] === "activity" && parts[1]) page = <RunView runId={parts[1]} me={me} />;
+  else if (parts[0] === "activity") page = <RunList me={me} />;
   else if (parts[0] === "workflows" && parts[1]) page = <Studio workflowId={parts[1] === "new" ? null : parts[1]} key={parts[1]} />;
   else if (parts[0] === "workflows") page = <WorkflowList me={me} />;
   else if (parts[0] === "admin") page = <Admin section={parts[1] || "users"} />;

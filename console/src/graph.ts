@@ -141,7 +141,17 @@ export function toCanvas(
     const slot = (perLayer[d] = (perLayer[d] ?? -1) + 1);
     return { x: 80 + slot * 220, y: 40 + d * 110 };
   };
-  const ui = definition as { ui?: Record<string, { x: number; y: number }> };
+  // START above the highest node, END below the lowest (the definition stores no position for them).
+  const ys = definition.nodes.map((n) => n.ui?.y).filter((y): y is number => typeof y === "number");
+  const xs = definition.nodes.map((n) => n.ui?.x).filter((x): x is number => typeof x === "number");
+  const anchorX = xs.length ? Math.min(...xs) : 80;
+  const ui = {
+    ui: {
+      [START]: { x: anchorX, y: ys.length ? Math.min(...ys) - 110 : 0 },
+      [END]: { x: anchorX, y: ys.length ? Math.max(...ys) + 110 : 440 },
+    },
+  };
+  if (ys.length < definition.nodes.length) delete (ui.ui as Record<string, unknown>)[END];
   const nodes: Node<CanvasData>[] = [
     { id: START, type: "input", position: place(START, ui.ui?.[START]), data: { label: "START", type: START }, deletable: false },
     ...definition.nodes.map((n) => ({

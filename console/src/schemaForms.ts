@@ -19,7 +19,8 @@ export function formSchema(schema: JsonSchema): JsonSchema {
     for (const [k, v] of Object.entries(value)) out[k] = walk(v);
     return out;
   };
-  return walk(schema);
+  const { title: _title, description: _description, ...root } = walk(schema);
+  return root;
 }
 
 /** Path after `config` in a problem's field (`nodes[2].config.routes[0].to` → ["routes", "0", "to"]). */

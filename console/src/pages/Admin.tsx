@@ -444,7 +444,7 @@ function Audit() {
               <td>
                 {r.actor_type} {r.actor_id?.slice(0, 10)}
               </td>
-              <td>{r.workflow_run_id ? <Link to={`/runs/${r.workflow_run_id}`}>{r.workflow_run_id.slice(0, 10)}</Link> : ""}</td>
+              <td>{r.workflow_run_id ? <Link to={`/activity/${r.workflow_run_id}`}>{r.workflow_run_id.slice(0, 10)}</Link> : ""}</td>
             </tr>
           ))}
         </tbody>

@@ -175,7 +175,7 @@ function TaskDetail(props: { taskId: string; onDecided: () => void }) {
       </h2>
       <p className="muted">
         Status {task.status} · due {when(task.due_at)} · run{" "}
-        <Link to={`/runs/${task.workflow_run_id}`}>{task.workflow_run_id}</Link>
+        <Link to={`/activity/${task.workflow_run_id}`}>{task.workflow_run_id}</Link>
         {run ? ` · ${run.status}` : ""}
       </p>
       {!task.content_visible && <p>You may not read this run's content.</p>}

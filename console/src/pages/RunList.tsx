@@ -84,7 +84,7 @@ export function RunList(props: { me: Me }) {
       <form className="filters" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
         <label>
           Status
-          <select value={status} onChange={(e) => setStatus(e.target.value)}>
+          <select aria-label="Status" value={status} onChange={(e) => setStatus(e.target.value)}>
             <option value="">any</option>
             {STATUSES.map((s) => (
               <option key={s}>{s}</option>
@@ -93,7 +93,7 @@ export function RunList(props: { me: Me }) {
         </label>
         <label>
           Workflow
-          <select value={workflowId} onChange={(e) => setWorkflowId(e.target.value)}>
+          <select aria-label="Workflow" value={workflowId} onChange={(e) => setWorkflowId(e.target.value)}>
             <option value="">any</option>
             {workflows.map((w) => (
               <option key={w.id} value={w.id}>
@@ -129,7 +129,7 @@ export function RunList(props: { me: Me }) {
               const input = JSON.parse(startInput || "{}");
               const run = await api<Run>("/v1/runs", { json: { workflow_id: workflowId, input } });
               setStartMessage(`Started run ${run.id}`);
-              window.history.pushState(null, "", `/runs/${run.id}`);
+              window.history.pushState(null, "", `/activity/${run.id}`);
               window.dispatchEvent(new PopStateEvent("popstate"));
             } catch (e) {
               setStartMessage(errorText(e));
@@ -166,7 +166,7 @@ export function RunList(props: { me: Me }) {
             {shown.map((r) => (
               <tr key={r.id}>
                 <td>
-                  <Link to={`/runs/${r.id}`}>{r.id.slice(0, 12)}</Link>
+                  <Link to={`/activity/${r.id}`}>{r.id.slice(0, 12)}</Link>
                 </td>
                 <td>
                   {names[r.workflow_id] || r.workflow_id} v{r.workflow_version}

@@ -73,14 +73,20 @@ function StudioInner(props: { workflowId: string | null }) {
         .catch((e) => setLoadError(errorText(e)));
   }, [props.workflowId]);
 
-  // Live validation: the server's own validator (and test-compile), debounced.
+  // Live validation: the server's own validator (and test-compile), debounced; a stale answer
+  // (an older definition's) is dropped.
+  const validation = useRef(0);
   useEffect(() => {
+    const ticket = ++validation.current;
+    setValid(null);
     const timer = window.setTimeout(async () => {
       try {
         await api("/v1/workflows/validate", { json: { definition_graph: definition } });
+        if (ticket !== validation.current) return;
         setProblems([]);
         setValid(true);
       } catch (e) {
+        if (ticket !== validation.current) return;
         setValid(false);
         setProblems(e instanceof ApiError ? (e.errors.length ? e.errors : [{ field: "", message: e.message }]) : []);
       }
@@ -339,6 +345,7 @@ function StudioInner(props: { workflowId: string | null }) {
               }))
             }
             fitView
+            fitViewOptions={{ maxZoom: 1 }}
             deleteKeyCode={["Delete", "Backspace"]}
           >
             <Background />
