@@ -29,8 +29,10 @@ from pydantic import BaseModel
 from agents.context import NodeContext
 
 __all__ = [
+    "APPROVAL_INTERRUPT",
     "ENTRY_POINT_GROUP",
     "BuildContext",
+    "CheckContext",
     "DefiniteNodeError",
     "DuplicateNodeTypeError",
     "NodeRegistry",
@@ -43,6 +45,9 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "eawe.nodes"
+APPROVAL_INTERRUPT = "approval"
+"""Interrupt kind that asks a human for a decision: the engine turns it into a HITL task. A node
+type raising it lists it in ``interrupts``; its payload is ``{"kind": "approval", "node_id", ...}``."""
 _NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 
 NodeRunFn = Callable[[Mapping[str, Any], Any, NodeContext], Awaitable[Mapping[str, Any] | None]]
@@ -80,6 +85,37 @@ class BuildContext(Protocol):
 PrepareFn = Callable[[Any, BuildContext], Any]
 
 
+class CheckContext(Protocol):
+    """What definition validation offers a node type's ``check`` hook (see ``graphs.validation``)."""
+
+    @property
+    def node_id(self) -> str: ...
+
+    def state_reducer(self, name: str) -> str | None:
+        """The declared field's reducer (``replace``, ``append``, ``merge``), or None if undeclared."""
+        ...
+
+    def config_of(self, node_id: str) -> BaseModel | None:
+        """Another node's parsed config (None when the node does not exist or its config is invalid)."""
+        ...
+
+    def check_child(
+        self,
+        field: str,
+        *,
+        workflow_id: str | None,
+        version: int | None,
+        definition: Mapping[str, Any] | None,
+    ) -> Mapping[str, Any] | None:
+        """Validate a nested workflow (inline, or by id with cycle detection); its problems are
+        reported under ``config.<field>``. Returns the child definition, or None if unavailable."""
+        ...
+
+
+CheckFn = Callable[[Any, CheckContext], Iterable[tuple[str, str]]]
+"""``check(config, ctx)`` yields ``(field under config, message)`` for rules across nodes or workflows."""
+
+
 @dataclass(frozen=True)
 class NodeType:
     """One node type.
@@ -103,6 +139,8 @@ class NodeType:
         reserved_state: State fields the node type writes besides its config's outputs; each is
             an object merged shallowly (the compiler adds them to the state schema and
             validation lets conditions read them).
+        check: Optional validation hook for rules its config model cannot see alone (other
+            nodes, state reducers, nested workflows).
     """
 
     name: str
@@ -118,6 +156,7 @@ class NodeType:
     category: str = "Other"
     interrupts: tuple[str, ...] = ()
     reserved_state: tuple[str, ...] = field(default=())
+    check: CheckFn | None = None
 
     def __post_init__(self) -> None:
         if not self.title:
@@ -172,6 +211,7 @@ def node_type(
     category: str = "Other",
     interrupts: tuple[str, ...] = (),
     reserved_state: tuple[str, ...] = (),
+    check: CheckFn | None = None,
 ) -> Callable[[NodeRunFn], NodeType]:
     """Decorator turning an async function into a :class:`NodeType` (not yet registered).
 
@@ -193,6 +233,7 @@ def node_type(
             category=category,
             interrupts=interrupts,
             reserved_state=reserved_state,
+            check=check,
         )
 
     return wrap

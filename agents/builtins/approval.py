@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from agents.config_types import NodeConfig, NodeRef, StateKey, Template
 from agents.context import NodeContext
-from agents.registry import DefiniteNodeError, RouteInfo, node_type
+from agents.registry import APPROVAL_INTERRUPT, DefiniteNodeError, RouteInfo, node_type
 from agents.templates import render_template
 
 __all__ = [
@@ -81,7 +81,7 @@ class ApprovalDecision(BaseModel):
 def approval_request(state: Mapping[str, Any], config: ApprovalConfig, node_id: str) -> dict[str, Any]:
     """The interrupt payload: everything the engine needs to create the HITLTask."""
     return {
-        "kind": "approval",
+        "kind": APPROVAL_INTERRUPT,
         "node_id": node_id,
         "review_field": config.review,
         "original_output": state.get(config.review),
@@ -113,7 +113,7 @@ def after_approval(state: Mapping[str, Any], config: ApprovalConfig, info: Route
     route=after_approval,
     title="Approval",
     category="Human",
-    interrupts=("approval",),
+    interrupts=(APPROVAL_INTERRUPT,),
     reserved_state=(APPROVALS_FIELD,),
 )
 async def approval_node(state: Mapping[str, Any], config: ApprovalConfig, ctx: NodeContext) -> dict[str, Any]:

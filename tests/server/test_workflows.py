@@ -164,7 +164,9 @@ async def test_workflow_cross_tenant_is_404(client: httpx.AsyncClient, api_tenan
     ] == "PENDING"
 
 
-async def test_node_types_route_describes_every_registered_type(client: httpx.AsyncClient, api_tenant) -> None:
+async def test_node_types_route_describes_every_registered_type(
+    client: httpx.AsyncClient, api_tenant
+) -> None:
     tenant = await api_tenant()
     listed = await client.get("/v1/node-types", headers=tenant.operator)
     assert listed.status_code == 200, listed.text
