@@ -301,6 +301,15 @@ async def test_run_viewer_follows_the_run_live_after_an_approval_elsewhere(
     await expect(page.locator(".events")).to_contain_text("node.finished publish")
     await expect(page.get_by_test_id("stream-state")).to_have_text("ended")
 
+    # A narrow screen: one column, nothing wider than the viewport.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    for path in (f"/activity/{run_id}", "/inbox", "/activity"):
+        await page.goto(live_url + path)
+        await expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+        overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, (path, overflow)
+    await screenshot(page, "12-narrow-runs")
+
 
 async def test_other_tenant_and_wrong_role_see_nothing_because_the_api_refuses(
     api_tenant, client: httpx.AsyncClient, context: BrowserContext, page: Page, live_url: str
