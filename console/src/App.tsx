@@ -22,6 +22,11 @@ function home(role: Role): string {
   return role === "DESIGNER" ? "/workflows" : role === "OPERATOR" ? "/inbox" : "/activity";
 }
 
+function Redirect(props: { to: string }) {
+  useEffect(() => navigate(props.to), [props.to]);
+  return null;
+}
+
 export function App() {
   const path = usePath();
   const [me, setMe] = useState<Me | null>(null);
@@ -69,10 +74,8 @@ export function App() {
 
   let page: React.ReactNode;
   const parts = path.split("/").filter(Boolean);
-  if (parts.length === 0 || parts[0] === "login") {
-    navigate(home(me.role));
-    page = null;
-  } else if (parts[0] === "inbox") page = <Inbox me={me} taskId={parts[1]} />;
+  if (parts.length === 0 || parts[0] === "login") page = <Redirect to={home(me.role)} />;
+  else if (parts[0] === "inbox") page = <Inbox me={me} taskId={parts[1]} />;
   else if (parts[0] === "activity" && parts[1]) page = <RunView runId={parts[1]} me={me} />;
   else if (parts[0] === "activity") page = <RunList me={me} />;
   else if (parts[0] === "workflows" && parts[1]) page = <Studio workflowId={parts[1] === "new" ? null : parts[1]} key={parts[1]} />;

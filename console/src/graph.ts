@@ -161,11 +161,20 @@ export function toCanvas(
     })),
     { id: END, type: "output", position: place(END, ui.ui?.[END]), data: { label: "END", type: END }, deletable: false },
   ];
-  const edges: Edge[] = definition.edges.map((e) => ({
-    id: `e:${e.source}->${e.target}`,
-    source: e.source,
-    target: e.target,
-  }));
+  // A router's or fan-out's edges repeat targets its config names: draw the config's (labelled) only.
+  const fromConfig = new Set<string>();
+  definition.nodes.forEach((n) => {
+    const info = types[n.type];
+    if (info?.routing === "config")
+      nodeRefs(info.config_schema, n.config).forEach((ref) => fromConfig.add(`${n.id}->${ref.target}`));
+  });
+  const edges: Edge[] = definition.edges
+    .filter((e) => !fromConfig.has(`${e.source}->${e.target}`))
+    .map((e) => ({
+      id: `e:${e.source}->${e.target}`,
+      source: e.source,
+      target: e.target,
+    }));
   definition.nodes.forEach((n) => {
     const info = types[n.type];
     if (!info) return;

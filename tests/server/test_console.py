@@ -9,8 +9,10 @@ API refuses.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -308,7 +310,7 @@ async def test_run_viewer_follows_the_run_live_after_an_approval_elsewhere(
         await expect(page.get_by_role("navigation", name="Main")).to_be_visible()
         overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, (path, overflow)
-    await screenshot(page, "12-narrow-runs")
+    await screenshot(page, "14-narrow-runs")
 
 
 async def test_other_tenant_and_wrong_role_see_nothing_because_the_api_refuses(
@@ -345,8 +347,8 @@ async def test_other_tenant_and_wrong_role_see_nothing_because_the_api_refuses(
     await screenshot(designer_page, "09-designer-admin-403")
 
 
-async def test_admin_pages_list_users_and_show_a_new_api_key_once(
-    api_tenant, client: httpx.AsyncClient, page: Page, live_url: str
+async def test_admin_pages_users_keys_credentials_documents_audit(
+    api_tenant, client: httpx.AsyncClient, page: Page, live_url: str, tmp_path: Path
 ) -> None:
     tenant = await api_tenant()
     admin = tenant.users[Role.ADMINISTRATOR]
@@ -366,7 +368,64 @@ async def test_admin_pages_list_users_and_show_a_new_api_key_once(
     await page.get_by_role("button", name="Revoke reporting job").click()
     await expect(page.get_by_role("cell", name="revoked")).to_be_visible()
     assert (await client.get("/v1/users/me", headers={"X-Api-Key": key})).status_code == 401
+    await page.get_by_role("link", name="Credentials").click()
+    secret = "sk-console-test-secret-value-123"
+    await page.get_by_label("Name", exact=True).fill("crm")
+    await page.get_by_label("Service").fill("SALESFORCE")
+    await page.get_by_label("Secret value").fill(secret)
+    await page.get_by_role("button", name="Store credential").click()
+    await expect(page.get_by_role("cell", name="SALESFORCE")).to_be_visible()
+    assert secret not in await page.content()
+    await screenshot(page, "11-admin-credentials")
+
+    await page.get_by_role("link", name="Documents").click()
+    policy = tmp_path / "meal_policy.md"
+    policy.write_text("# Meals\n\nThe daily meal allowance is 60 EUR.\n")
+    await page.get_by_label("File").set_input_files(str(policy))
+    await page.get_by_label("Allowed groups (comma-separated)").fill("Staff")
+    await page.get_by_role("button", name="Upload").click()
+    row = page.get_by_role("row").filter(has_text="meal_policy.md")
+    await expect(row).to_contain_text("COMPLETED", timeout=60_000)
+    await expect(row).to_contain_text("Staff")
+    await screenshot(page, "12-admin-documents")
+
     await page.get_by_role("link", name="Audit log").click()
     await page.get_by_role("button", name="Verify chain").click()
     await expect(page.get_by_role("status")).to_contain_text("Chain intact")
-    await screenshot(page, "11-admin-audit")
+    await screenshot(page, "13-admin-audit")
+
+
+async def test_designer_imports_a_router_workflow_adds_a_route_and_exports_it(
+    api_tenant, page: Page, live_url: str, tmp_path: Path
+) -> None:
+    tenant = await api_tenant()
+    designer = tenant.users[Role.DESIGNER]
+    await sign_in(page, live_url, designer.email, tenant.passwords[Role.DESIGNER])
+    await page.goto(f"{live_url}/workflows/new")
+    example = Path(__file__).parents[2] / "examples" / "invoice_triage.json"
+    await page.get_by_label("Import a workflow JSON file").set_input_files(str(example))
+    await expect(page.get_by_role("status").filter(has_text="Imported")).to_be_visible()
+    await expect(page.locator('.react-flow__node[data-id="triage"]')).to_be_visible()
+    # The router's routes are drawn from its config, labelled with the config field.
+    labels = page.locator(".react-flow__edge-text")
+    await expect(labels.filter(has_text="routes[0].to")).to_have_count(1)
+    await expect(labels.filter(has_text="default")).to_have_count(1)
+    await expect(page.get_by_test_id("validity")).to_have_text("Valid ✓")
+
+    # A connection drawn from the router adds a route; its condition is still missing.
+    await connect(page, "triage", "mark_rejected")
+    await expect(labels.filter(has_text="routes[1].to")).to_have_count(1)
+    await expect(page.get_by_role("list", name="Validation problems")).to_contain_text("routes[1].when")
+    await expect(page.locator('.react-flow__node[data-id="triage"]')).to_have_class(re.compile("invalid"))
+    await page.locator("#cfg_triage_routes_1_when").fill("invoice.amount < 0")
+    await expect(page.get_by_test_id("validity")).to_have_text("Valid ✓")
+    await screenshot(page, "15-studio-router")
+
+    async with page.expect_download() as download_info:
+        await page.get_by_role("button", name="Export JSON").click()
+    exported = tmp_path / "exported.json"
+    await (await download_info.value).save_as(exported)
+    graph = json.loads(exported.read_text())
+    router = next(n for n in graph["nodes"] if n["id"] == "triage")
+    assert router["config"]["routes"][1] == {"to": "mark_rejected", "when": "invoice.amount < 0"}
+    assert router["config"]["default"] == "auto_approve"

@@ -320,7 +320,7 @@ function Documents() {
   const [file, setFile] = useState<File | null>(null);
   const [message, setMessage] = useState<string | null>(null);
   useEffect(() => {
-    if (!items?.some((d) => d.status === "PENDING" || d.status === "PROCESSING")) return;
+    if (!items?.some((d) => d.status === "PENDING" || d.status === "INDEXING")) return;
     const timer = window.setTimeout(reload, 1500);
     return () => window.clearTimeout(timer);
   }, [items]);

@@ -218,7 +218,9 @@ function StudioInner(props: { workflowId: string | null }) {
       const parsed = JSON.parse(await file.text());
       const graph = parsed.definition_graph || parsed;
       if (!Array.isArray(graph.nodes)) throw new Error("not a workflow definition: no nodes list");
+      setNodes([]); // START and END are placed afresh around the imported nodes
       setDefinition({ ...EMPTY, ...graph, edges: graph.edges || [], state: graph.state || {} });
+      window.setTimeout(() => flow.fitView({ maxZoom: 1 }), 100);
       if (parsed.name) setName(parsed.name);
       setMessage(`Imported ${file.name}.`);
     } catch (e) {
