@@ -61,6 +61,11 @@ async def test_console_page_is_served_and_api_paths_are_not_shadowed(
         assert response.status_code == 404
     missing = await client.get("/v1/no-such-route")
     assert missing.headers["content-type"].startswith("application/problem+json")
+    # A wrong method on an API route is still the API's 405, an unknown API POST its 404.
+    assert (await client.get("/v1/auth/token")).status_code == 405
+    assert (await client.post("/v1/no-such-route")).status_code == 404
+    assert (await client.get("/v1")).status_code == 404
+    assert (await client.get("/../../etc/passwd")).text.startswith("<!doctype html>")
     assert (await client.get("/openapi.json")).json()["info"]["title"].startswith("EAWE")
     await page.goto(live_url + "/")
     await expect(page.get_by_role("heading", name="Sign in to EAWE")).to_be_visible()
