@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -19,8 +19,9 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from eawe.db.models import Role
+from tests.engine.stub_http import RecordedRequest, StubHTTPServer
 from tests.server.console_browser import CHROMIUM, CHROMIUM_ARGS, screenshot, sign_in
-from tests.server.sample_workflows import create_and_publish, start_run, wait_for_status
+from tests.server.sample_workflows import create_and_publish, fetch_then_finish, start_run, wait_for_status
 
 WAIT_MS = 20_000
 
@@ -434,3 +435,43 @@ async def test_designer_imports_a_router_workflow_adds_a_route_and_exports_it(
     router = next(n for n in graph["nodes"] if n["id"] == "triage")
     assert router["config"]["routes"][1] == {"to": "mark_rejected", "when": "invoice.amount < 0"}
     assert router["config"]["default"] == "auto_approve"
+
+
+@pytest.fixture(scope="module")
+def flaky_endpoint() -> Iterator[StubHTTPServer]:
+    """A stub service on 127.0.0.1: 503 until ``healthy`` is set, then ``{"ok": true}``."""
+    stub = StubHTTPServer(lambda request: (200, {"ok": True}))
+    stub.healthy = False  # type: ignore[attr-defined]
+
+    def respond(request: RecordedRequest) -> tuple[int, object]:
+        return (200, {"ok": True}) if stub.healthy else (503, {"error": "down"})  # type: ignore[attr-defined]
+
+    stub.responder = respond
+    stub.start()
+    yield stub
+    stub.stop()
+
+
+async def test_run_viewer_shows_the_error_and_retries_the_run(
+    api_tenant, client: httpx.AsyncClient, page: Page, live_url: str, flaky_endpoint: StubHTTPServer
+) -> None:
+    tenant = await api_tenant()
+    workflow_id = await create_and_publish(
+        client, tenant.designer, fetch_then_finish(f"{flaky_endpoint.base_url}/x"), name="Flaky"
+    )
+    run = await start_run(client, tenant.operator, workflow_id, {"topic": "retry"})
+    await wait_for_status(client, tenant.operator, run["id"], "PAUSED_WITH_ERROR")
+    operator = tenant.users[Role.OPERATOR]
+    await sign_in(page, live_url, operator.email, tenant.passwords[Role.OPERATOR])
+    await page.goto(f"{live_url}/activity/{run['id']}")
+    await expect(page.get_by_test_id("run-status")).to_have_text("PAUSED_WITH_ERROR")
+    await expect(page.get_by_role("alert")).to_contain_text("at fetch")
+    await expect(page.locator('.react-flow__node[data-id="fetch"]')).to_have_class(re.compile("st-failed"))
+    await screenshot(page, "16-run-paused-with-error")
+
+    flaky_endpoint.healthy = True  # type: ignore[attr-defined]
+    await page.get_by_role("button", name="Retry").click()
+    await expect(page.get_by_role("status").filter(has_text="Retry")).to_have_text("Retry queued.")
+    await expect(page.get_by_test_id("run-status")).to_have_text("COMPLETED")
+    await expect(page.locator('.react-flow__node[data-id="finish"]')).to_have_class(re.compile("st-done"))
+    await expect(page.get_by_role("button", name="Cancel run")).to_have_count(0)
