@@ -475,3 +475,29 @@ async def test_run_viewer_shows_the_error_and_retries_the_run(
     await expect(page.get_by_test_id("run-status")).to_have_text("COMPLETED")
     await expect(page.locator('.react-flow__node[data-id="finish"]')).to_have_class(re.compile("st-done"))
     await expect(page.get_by_role("button", name="Cancel run")).to_have_count(0)
+
+
+async def test_operator_rejects_with_a_reason_from_the_keyboard(
+    api_tenant, client: httpx.AsyncClient, page: Page, live_url: str
+) -> None:
+    tenant = await api_tenant()
+    run_id, task_id = await paused_run(client, tenant, "Reject me")
+    operator = tenant.users[Role.OPERATOR]
+    await keyboard_sign_in(page, live_url, operator.email, tenant.passwords[Role.OPERATOR])
+    await page.get_by_role("list", name="Pending tasks").get_by_role("link").first.click()
+    await page.get_by_role("button", name="Reject…").focus()
+    await page.keyboard.press("Enter")
+    reason = page.get_by_label("Reason for rejecting")
+    await expect(reason).to_be_visible()
+    await reason.focus()
+    await page.keyboard.type("The policy says 180 EUR.")
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("button", name="Reject", exact=True)).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status")).to_contain_text("Decision recorded: REJECTED")
+    run = await wait_for_status(client, tenant.operator, run_id, "FAILED")
+    assert run["error"]["type"] == "Rejected" and "180 EUR" in run["error"]["message"]
+    task = (await client.get(f"/v1/hitl-tasks/{task_id}", headers=tenant.operator)).json()
+    assert task["rejection_reason"] == "The policy says 180 EUR."
+    await page.goto(f"{live_url}/activity/{run_id}")
+    await expect(page.get_by_role("alert")).to_contain_text("Rejected at review")
