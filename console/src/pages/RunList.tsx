@@ -6,6 +6,7 @@ export interface Run {
   id: string;
   workflow_id: string;
   workflow_version: number;
+  thread_id?: string | null;
   status: string;
   input: unknown;
   payload: unknown;

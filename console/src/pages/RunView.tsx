@@ -68,7 +68,9 @@ export function RunView(props: { runId: string; me: Me }) {
       setRun(loaded);
       if (loaded.content_visible) {
         try {
-          setHistory(await api<Checkpoint[]>(`/threads/${props.runId}/history?limit=100`));
+          // The run's checkpoints, from its thread (the run id when the run reports no thread).
+          const thread = loaded.thread_id || props.runId;
+          setHistory(await api<Checkpoint[]>(`/threads/${encodeURIComponent(thread)}/history?limit=100`));
         } catch {
           setHistory([]);
         }
