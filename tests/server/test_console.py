@@ -260,6 +260,14 @@ async def test_designer_builds_validates_and_publishes_a_workflow_on_the_canvas(
     await expect(page.locator(".react-flow__node.invalid")).to_have_count(0)
     await page.get_by_role("button", name="Publish").click()
     await expect(page.get_by_role("status").filter(has_text="Published")).to_have_text("Published version 1.")
+    # Versions: v1 is listed; an edit of the draft shows in the diff against it.
+    versions = page.get_by_role("region", name="Versions")
+    await expect(versions.get_by_role("listitem")).to_have_count(1)
+    await expect(versions.get_by_role("listitem")).to_contain_text("v1")
+    await page.locator('.react-flow__node[data-id="retrieve_1"]').click()
+    await page.locator("#cfg_retrieve_1_k").fill("6")
+    await expect(versions.get_by_role("group", name="Differences").locator(".ins")).to_contain_text('"k": 6')
+    await expect(versions.get_by_role("group", name="Differences").locator(".del")).to_contain_text('"k": 4')
     await screenshot(page, "07-studio-published")
 
     workflow_id = page.url.rsplit("/", 1)[1]

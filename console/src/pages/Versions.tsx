@@ -10,6 +10,17 @@ interface Version {
   definition_graph: Definition;
 }
 
+/** JSON with object keys sorted, so a diff shows changes, not key order. */
+function stableJson(value: unknown): string {
+  const sort = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sort)
+      : v && typeof v === "object"
+        ? Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])]))
+        : v;
+  return JSON.stringify(sort(value), null, 2);
+}
+
 export function Versions(props: { workflowId: string; current: Definition }) {
   const [versions, setVersions] = useState<Version[]>([]);
   const [left, setLeft] = useState("");
@@ -25,7 +36,7 @@ export function Versions(props: { workflowId: string; current: Definition }) {
   }, [props.workflowId]);
   const text = (which: string) => {
     const graph = which === "draft" ? props.current : versions.find((v) => String(v.version) === which)?.definition_graph;
-    return graph ? JSON.stringify(graph, null, 2) : "";
+    return graph ? stableJson(graph) : "";
   };
   return (
     <section aria-labelledby="versions-title">
