@@ -1,10 +1,13 @@
 """The web console in a real browser against the real app (uvicorn on 127.0.0.1, real PostgreSQL).
 
 Each test is one user flow: an operator starts a run, watches it pause live, edits and approves
-(and a second decision from another tab is refused with a clear message); a designer builds a
-retrieve → llm → approval workflow on the canvas by drag and drop, sees a validation error,
-fixes it and publishes; another tenant's operator and the wrong role see nothing, because the
-API refuses.
+(and a second decision from another tab is refused with a clear message) or rejects with a reason
+from the keyboard; a designer builds a retrieve → llm → approval workflow on the canvas by drag
+and drop, sees a validation error on the node and field, fixes it, publishes and diffs versions,
+or imports a router workflow, draws a new route and exports it; the run viewer follows a run
+live and retries a paused-with-error run; another tenant's operator and the wrong role see
+nothing, because the API refuses; an administrator works the admin pages. A screenshot of each
+page goes to ``artifacts/console``.
 """
 
 from __future__ import annotations
