@@ -263,6 +263,7 @@ async def test_designer_builds_validates_and_publishes_a_workflow_on_the_canvas(
     await expect(page.locator(".react-flow__node.invalid")).to_have_count(0)
     await page.get_by_role("button", name="Publish").click()
     await expect(page.get_by_role("status").filter(has_text="Published")).to_have_text("Published version 1.")
+    await screenshot(page, "07-studio-published")
     # Versions: v1 is listed; an edit of the draft shows in the diff against it.
     versions = page.get_by_role("region", name="Versions")
     await expect(versions.get_by_role("listitem")).to_have_count(1)
@@ -271,7 +272,7 @@ async def test_designer_builds_validates_and_publishes_a_workflow_on_the_canvas(
     await page.locator("#cfg_retrieve_1_k").fill("6")
     await expect(versions.get_by_role("group", name="Differences").locator(".ins")).to_contain_text('"k": 6')
     await expect(versions.get_by_role("group", name="Differences").locator(".del")).to_contain_text('"k": 4')
-    await screenshot(page, "07-studio-published")
+    await screenshot(page, "08-studio-versions")
 
     workflow_id = page.url.rsplit("/", 1)[1]
     stored = (await client.get(f"/v1/workflows/{workflow_id}", headers=tenant.designer)).json()
@@ -327,7 +328,7 @@ async def test_run_viewer_follows_the_run_live_after_an_approval_elsewhere(
         await expect(page.get_by_role("navigation", name="Main")).to_be_visible()
         overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, (path, overflow)
-    await screenshot(page, "14-narrow-runs")
+    await screenshot(page, "15-narrow-runs")
 
 
 async def test_other_tenant_and_wrong_role_see_nothing_because_the_api_refuses(
@@ -347,7 +348,7 @@ async def test_other_tenant_and_wrong_role_see_nothing_because_the_api_refuses(
     await page.goto(f"{live_url}/inbox/{task_id}")
     await expect(page.get_by_role("alert")).to_contain_text("404")
     await expect(page.get_by_role("list", name="Pending tasks").get_by_role("link")).to_have_count(0)
-    await screenshot(page, "08-other-tenant-404")
+    await screenshot(page, "09-other-tenant-404")
 
     # The owner tenant's designer types the operator's and the admin's addresses: the API says 403.
     designer_page = await context.new_page()
@@ -361,7 +362,7 @@ async def test_other_tenant_and_wrong_role_see_nothing_because_the_api_refuses(
     await expect(designer_page.get_by_role("alert")).to_contain_text("403")
     admin_email = owner.users[Role.ADMINISTRATOR].email
     await expect(designer_page.get_by_role("cell", name=admin_email)).to_have_count(0)
-    await screenshot(designer_page, "09-designer-admin-403")
+    await screenshot(designer_page, "10-designer-admin-403")
 
 
 async def test_admin_pages_users_keys_credentials_documents_audit(
@@ -372,7 +373,7 @@ async def test_admin_pages_users_keys_credentials_documents_audit(
     await sign_in(page, live_url, admin.email, tenant.passwords[Role.ADMINISTRATOR])
     await page.goto(f"{live_url}/admin/users")
     await expect(page.get_by_role("cell", name=tenant.users[Role.OPERATOR].email)).to_be_visible()
-    await screenshot(page, "10-admin-users")
+    await screenshot(page, "11-admin-users")
     await page.get_by_role("link", name="API keys").click()
     await page.get_by_label("Key name").fill("reporting job")
     await page.get_by_role("button", name="Create key").click()
@@ -393,7 +394,7 @@ async def test_admin_pages_users_keys_credentials_documents_audit(
     await page.get_by_role("button", name="Store credential").click()
     await expect(page.get_by_role("cell", name="SALESFORCE")).to_be_visible()
     assert secret not in await page.content()
-    await screenshot(page, "11-admin-credentials")
+    await screenshot(page, "12-admin-credentials")
 
     await page.get_by_role("link", name="Documents").click()
     policy = tmp_path / "meal_policy.md"
@@ -404,12 +405,12 @@ async def test_admin_pages_users_keys_credentials_documents_audit(
     row = page.get_by_role("row").filter(has_text="meal_policy.md")
     await expect(row).to_contain_text("COMPLETED", timeout=60_000)
     await expect(row).to_contain_text("Staff")
-    await screenshot(page, "12-admin-documents")
+    await screenshot(page, "13-admin-documents")
 
     await page.get_by_role("link", name="Audit log").click()
     await page.get_by_role("button", name="Verify chain").click()
     await expect(page.get_by_role("status")).to_contain_text("Chain intact")
-    await screenshot(page, "13-admin-audit")
+    await screenshot(page, "14-admin-audit")
 
 
 async def test_designer_imports_a_router_workflow_adds_a_route_and_exports_it(
@@ -436,7 +437,7 @@ async def test_designer_imports_a_router_workflow_adds_a_route_and_exports_it(
     await expect(page.locator('.react-flow__node[data-id="triage"]')).to_have_class(re.compile("invalid"))
     await page.locator("#cfg_triage_routes_1_when").fill("invoice.amount < 0")
     await expect(page.get_by_test_id("validity")).to_have_text("Valid ✓")
-    await screenshot(page, "15-studio-router")
+    await screenshot(page, "16-studio-router")
 
     async with page.expect_download() as download_info:
         await page.get_by_role("button", name="Export JSON").click()
@@ -478,7 +479,7 @@ async def test_run_viewer_shows_the_error_and_retries_the_run(
     await expect(page.get_by_test_id("run-status")).to_have_text("PAUSED_WITH_ERROR")
     await expect(page.get_by_role("alert")).to_contain_text("at fetch")
     await expect(page.locator('.react-flow__node[data-id="fetch"]')).to_have_class(re.compile("st-failed"))
-    await screenshot(page, "16-run-paused-with-error")
+    await screenshot(page, "17-run-paused-with-error")
 
     flaky_endpoint.healthy = True  # type: ignore[attr-defined]
     await page.get_by_role("button", name="Retry").click()

@@ -355,7 +355,7 @@ function StudioInner(props: { workflowId: string | null }) {
           </ReactFlow>
         </div>
         <aside className="inspector" aria-label="Inspector">
-          <div className={`validity ${valid ? "ok" : "bad"}`} role="status" data-testid="validity">
+          <div className={`validity ${valid === null ? "pending" : valid ? "ok" : "bad"}`} role="status" data-testid="validity">
             {valid === null ? "Validating…" : valid ? "Valid ✓" : `${problems.length} problem(s)`}
           </div>
           {problems.length > 0 && (
