@@ -37,6 +37,7 @@ from agents.models import (
 from agents.registry import (
     ENTRY_POINT_GROUP,
     BuildContext,
+    DefiniteNodeError,
     DuplicateNodeTypeError,
     NodeRegistry,
     NodeType,
@@ -59,6 +60,7 @@ __all__ = [
     "Condition",
     "ConditionError",
     "CredentialReader",
+    "DefiniteNodeError",
     "DocumentRetriever",
     "DuplicateNodeTypeError",
     "KeywordRetriever",

@@ -54,24 +54,48 @@ def _check_condition(value: str) -> str:
 
 
 Template = Annotated[
-    str, TEMPLATE, Field(description="Text with {field} or {field.path} placeholders over state")
+    str,
+    TEMPLATE,
+    Field(
+        description="Text with {field} or {field.path} placeholders over state",
+        json_schema_extra={"x-eawe": "template"},
+    ),
 ]
 """A string rendered over the graph state; ``{{`` and ``}}`` are literal braces."""
 
 TemplateValue = Annotated[Any, TEMPLATE]
 """Any JSON value whose strings (at any depth) are templates; ``"{field}"`` alone keeps the field's type."""
 
-StateKey = Annotated[str, STATE_KEY, Field(pattern=IDENTIFIER_PATTERN, description="A declared state field")]
+StateKey = Annotated[
+    str,
+    STATE_KEY,
+    Field(
+        pattern=IDENTIFIER_PATTERN,
+        description="A declared state field",
+        json_schema_extra={"x-eawe": "state_key"},
+    ),
+]
 """The name of a state field declared in the definition's ``state``."""
 
-NodeRef = Annotated[str, NODE_REF, Field(min_length=1, description="A node id of this workflow, or END")]
+NodeRef = Annotated[
+    str,
+    NODE_REF,
+    Field(
+        min_length=1,
+        description="A node id of this workflow, or END",
+        json_schema_extra={"x-eawe": "node_ref"},
+    ),
+]
 """The id of another node of the same workflow (or ``END``)."""
 
 Condition = Annotated[
     str,
     CONDITION,
     AfterValidator(_check_condition),
-    Field(description="Boolean expression over state, e.g. amount > 1000 and vendor.country == 'US'"),
+    Field(
+        description="Boolean expression over state, e.g. amount > 1000 and vendor.country == 'US'",
+        json_schema_extra={"x-eawe": "condition"},
+    ),
 ]
 """A boolean expression over state (see :mod:`agents.expressions`)."""
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib.metadata
 import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -29,8 +29,11 @@ from pydantic import BaseModel
 from agents.context import NodeContext
 
 __all__ = [
+    "APPROVAL_INTERRUPT",
     "ENTRY_POINT_GROUP",
     "BuildContext",
+    "CheckContext",
+    "DefiniteNodeError",
     "DuplicateNodeTypeError",
     "NodeRegistry",
     "NodeType",
@@ -42,10 +45,17 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "eawe.nodes"
+APPROVAL_INTERRUPT = "approval"
+"""Interrupt kind that asks a human for a decision: the engine turns it into a HITL task. A node
+type raising it lists it in ``interrupts``; its payload is ``{"kind": "approval", "node_id", ...}``."""
 _NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 
 NodeRunFn = Callable[[Mapping[str, Any], Any, NodeContext], Awaitable[Mapping[str, Any] | None]]
 """``async def run(state, config, ctx) -> state update`` (a dict of changed fields, or None)."""
+
+
+class DefiniteNodeError(RuntimeError):
+    """A node's definite answer (e.g. a reviewer's rejection): the run fails, nothing is retried."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,37 @@ class BuildContext(Protocol):
 PrepareFn = Callable[[Any, BuildContext], Any]
 
 
+class CheckContext(Protocol):
+    """What definition validation offers a node type's ``check`` hook (see ``graphs.validation``)."""
+
+    @property
+    def node_id(self) -> str: ...
+
+    def state_reducer(self, name: str) -> str | None:
+        """The declared field's reducer (``replace``, ``append``, ``merge``), or None if undeclared."""
+        ...
+
+    def config_of(self, node_id: str) -> BaseModel | None:
+        """Another node's parsed config (None when the node does not exist or its config is invalid)."""
+        ...
+
+    def check_child(
+        self,
+        field: str,
+        *,
+        workflow_id: str | None,
+        version: int | None,
+        definition: Mapping[str, Any] | None,
+    ) -> Mapping[str, Any] | None:
+        """Validate a nested workflow (inline, or by id with cycle detection); its problems are
+        reported under ``config.<field>``. Returns the child definition, or None if unavailable."""
+        ...
+
+
+CheckFn = Callable[[Any, CheckContext], Iterable[tuple[str, str]]]
+"""``check(config, ctx)`` yields ``(field under config, message)`` for rules across nodes or workflows."""
+
+
 @dataclass(frozen=True)
 class NodeType:
     """One node type.
@@ -91,6 +132,15 @@ class NodeType:
         prepare: Optional compile-time hook ``(config, build) -> resource`` (e.g. a subgraph);
             the resource reaches ``run`` as ``ctx.prepared``.
         waits_for_all: The node starts only after every incoming edge has fired (a join).
+        title: Human name for palettes (default: the name, capitalised).
+        category: Palette group (e.g. ``"AI"``, ``"Control flow"``, ``"Human"``).
+        interrupts: Kinds of interrupt the node raises (``"approval"`` pauses the run for a
+            HITL task); empty for nodes that never pause.
+        reserved_state: State fields the node type writes besides its config's outputs; each is
+            an object merged shallowly (the compiler adds them to the state schema and
+            validation lets conditions read them).
+        check: Optional validation hook for rules its config model cannot see alone (other
+            nodes, state reducers, nested workflows).
     """
 
     name: str
@@ -102,8 +152,15 @@ class NodeType:
     default_max_attempts: int = 1
     prepare: PrepareFn | None = None
     waits_for_all: bool = False
+    title: str = ""
+    category: str = "Other"
+    interrupts: tuple[str, ...] = ()
+    reserved_state: tuple[str, ...] = field(default=())
+    check: CheckFn | None = None
 
     def __post_init__(self) -> None:
+        if not self.title:
+            object.__setattr__(self, "title", self.name.replace("_", " ").capitalize())
         if not _NAME.match(self.name):
             raise ValueError(f"node type name {self.name!r} must match {_NAME.pattern}")
         if not (isinstance(self.config_model, type) and issubclass(self.config_model, BaseModel)):
@@ -112,6 +169,32 @@ class NodeType:
             raise ValueError(f"node type {self.name!r}: routes_from_config needs a route function")
         if self.default_max_attempts < 1:
             raise ValueError(f"node type {self.name!r}: default_max_attempts must be >= 1")
+
+    @property
+    def routing(self) -> str:
+        """How the next steps are chosen: ``"edges"``, ``"config"`` (router, fan-out) or ``"dynamic"``."""
+        if self.route is None:
+            return "edges"
+        return "config" if self.routes_from_config else "dynamic"
+
+    def describe(self) -> dict[str, Any]:
+        """What editors need to know about this type: names, palette group, config JSON Schema, routing.
+
+        Config fields that name nodes, state fields, templates or conditions carry an ``x-eawe``
+        keyword in the schema (``node_ref``, ``state_key``, ``template``, ``condition``).
+        """
+        return {
+            "name": self.name,
+            "title": self.title,
+            "category": self.category,
+            "description": self.description,
+            "config_schema": self.config_model.model_json_schema(),
+            "routing": self.routing,
+            "interrupts": list(self.interrupts),
+            "waits_for_all": self.waits_for_all,
+            "default_max_attempts": self.default_max_attempts,
+            "reserved_state": list(self.reserved_state),
+        }
 
 
 def node_type(
@@ -124,6 +207,11 @@ def node_type(
     default_max_attempts: int = 1,
     prepare: PrepareFn | None = None,
     waits_for_all: bool = False,
+    title: str = "",
+    category: str = "Other",
+    interrupts: tuple[str, ...] = (),
+    reserved_state: tuple[str, ...] = (),
+    check: CheckFn | None = None,
 ) -> Callable[[NodeRunFn], NodeType]:
     """Decorator turning an async function into a :class:`NodeType` (not yet registered).
 
@@ -141,6 +229,11 @@ def node_type(
             default_max_attempts=default_max_attempts,
             prepare=prepare,
             waits_for_all=waits_for_all,
+            title=title,
+            category=category,
+            interrupts=interrupts,
+            reserved_state=reserved_state,
+            check=check,
         )
 
     return wrap
@@ -206,6 +299,14 @@ class NodeRegistry:
     def names(self) -> list[str]:
         """Registered type names, sorted."""
         return sorted(self._types)
+
+    def reserved_state(self) -> list[str]:
+        """Every reserved state field written by a registered type, sorted."""
+        return sorted({key for item in self._types.values() for key in item.reserved_state})
+
+    def describe(self) -> list[dict[str, Any]]:
+        """:meth:`NodeType.describe` of every type, sorted by category then name."""
+        return [t.describe() for t in sorted(self._types.values(), key=lambda t: (t.category, t.name))]
 
     def __contains__(self, name: object) -> bool:
         return name in self._types

@@ -12,6 +12,7 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agents.registry import APPROVAL_INTERRUPT
 from checkpoints.events import RunEvent, enqueue_run, publish_event
 from eawe.audit import ActorType, append_audit
 from eawe.db.models import HITLStatus, HITLTask, Role, RunStatus, User, WorkflowRun, utcnow
@@ -75,7 +76,7 @@ class HitlDecision(BaseModel):
 
 
 def _approval_interrupts(interrupts: Sequence[Interrupt]) -> list[Interrupt]:
-    return [i for i in interrupts if isinstance(i.value, dict) and i.value.get("kind") == "approval"]
+    return [i for i in interrupts if isinstance(i.value, dict) and i.value.get("kind") == APPROVAL_INTERRUPT]
 
 
 async def _assignee(

@@ -22,12 +22,11 @@ from langgraph.runtime import Runtime
 from langgraph.types import RetryPolicy, Send
 from pydantic import BaseModel
 
-from agents.builtins.approval import ApprovalRejectedError
 from agents.config_types import find_marked
 from agents.context import NodeContext, RunContext
 from agents.expressions import ConditionError
 from agents.http_calls import ToolCallError
-from agents.registry import NodeRegistry, NodeType, RouteInfo
+from agents.registry import DefiniteNodeError, NodeRegistry, NodeType, RouteInfo
 from agents.templates import TemplateError
 from eawe.errors import EAWEError, Problem, ValidationError
 from graphs.node_observer import observe_node
@@ -64,7 +63,7 @@ def is_retryable(exc: Exception) -> bool:
     """Whether a failed node attempt is worth repeating (transient) or not (a definite answer)."""
     if isinstance(exc, ToolCallError):
         return exc.retryable
-    if isinstance(exc, (EAWEError, ApprovalRejectedError, ConditionError, TemplateError)):
+    if isinstance(exc, (EAWEError, DefiniteNodeError, ConditionError, TemplateError)):
         return False
     return not isinstance(exc, (ValueError, TypeError, LookupError, AttributeError, NotImplementedError))
 
@@ -184,7 +183,7 @@ def build_state_graph(
 ) -> StateGraph:
     """The uncompiled ``StateGraph`` of a validated workflow."""
     definition = workflow.definition
-    builder: StateGraph = StateGraph(build_state_schema(definition))
+    builder: StateGraph = StateGraph(build_state_schema(definition, reserved=registry.reserved_state()))
     static: dict[str, list[str]] = {node.id: [] for node in definition.nodes}
     incoming: dict[str, list[str]] = {node.id: [] for node in definition.nodes}
     start_targets: list[str] = []

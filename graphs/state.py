@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
 from typing_extensions import TypedDict  # LangGraph's server rejects typing.TypedDict before Python 3.12
 
-from agents.builtins.approval import APPROVALS_FIELD
 from eawe.errors import Problem, ValidationError
 from graphs.spec import RESERVED_STATE_PREFIX, StateField, WorkflowDefinition
 
@@ -50,10 +49,17 @@ def _annotation(field: StateField) -> Any:
     return base
 
 
-def build_state_schema(definition: WorkflowDefinition, name: str = "WorkflowState") -> type:
-    """A ``TypedDict`` with one key per declared field (plus the reserved approvals field)."""
+def build_state_schema(
+    definition: WorkflowDefinition, name: str = "WorkflowState", *, reserved: Iterable[str] = ()
+) -> type:
+    """A ``TypedDict`` with one key per declared field, plus the node types' reserved fields.
+
+    ``reserved`` comes from the registry (:meth:`agents.NodeRegistry.reserved_state`): each is an
+    object merged shallowly, e.g. the approval records.
+    """
     fields: dict[str, Any] = {key: _annotation(spec) for key, spec in definition.state.items()}
-    fields[APPROVALS_FIELD] = Annotated[dict, merge_reducer]
+    for key in reserved:
+        fields[key] = Annotated[dict, merge_reducer]
     return TypedDict(name, fields, total=False)  # type: ignore[operator]
 
 

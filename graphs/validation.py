@@ -17,9 +17,6 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from agents.builtins.approval import APPROVALS_FIELD
-from agents.builtins.fanout import FanOutConfig
-from agents.builtins.subworkflow import SubworkflowConfig
 from agents.config_types import find_marked
 from agents.expressions import condition_names
 from agents.registry import NodeRegistry, NodeType, UnknownNodeTypeError
@@ -141,7 +138,7 @@ class _Checker:
 
     # --- node configs ------------------------------------------------------------------------
     def configs_and_references(self) -> None:
-        declared = set(self.state) | {APPROVALS_FIELD}
+        declared = set(self.state) | set(self.registry.reserved_state())
         for node_id, (index, node) in self.nodes.items():
             where = f"nodes[{index}]"
             try:
@@ -256,60 +253,67 @@ class _Checker:
                 index = self.nodes[node_id][0]
                 self.add(f"nodes[{index}]", "no path to END from this node", node_id)
 
-    # --- node-type-specific rules ------------------------------------------------------------
-    def fan_out_targets(self) -> None:
+    # --- node-type-specific rules (each type's ``check`` hook) ------------------------------
+    def node_checks(self) -> None:
         for node_id, config in self.configs.items():
-            if not isinstance(config, FanOutConfig) or config.target not in self.configs:
-                continue
-            output = getattr(self.configs[config.target], "output", None)
-            field = self.state.get(output) if isinstance(output, str) else None
-            if field is not None and field.reducer != "append":
-                index = self.nodes[node_id][0]
-                self.add(
-                    f"nodes[{index}].config.target",
-                    f"branches of {config.target!r} all write {output!r}; declare it with reducer 'append'",
-                    node_id,
-                )
-
-    def subworkflows(self) -> None:
-        for node_id, config in self.configs.items():
-            if not isinstance(config, SubworkflowConfig):
+            node_type = self.types.get(node_id)
+            if node_type is None or node_type.check is None:
                 continue
             where = f"nodes[{self.nodes[node_id][0]}].config"
-            child: Mapping[str, Any] | None = config.definition
-            stack = self.stack
-            if config.workflow_id is not None:
-                if config.workflow_id in self.stack:
-                    loop = " → ".join([*self.stack, config.workflow_id])
-                    self.add(f"{where}.workflow_id", f"subworkflow cycle: {loop}", node_id)
-                    continue
-                if self.lookup is None:
-                    continue
-                child = self.lookup(config.workflow_id, config.version)
-                if child is None:
-                    self.add(
-                        f"{where}.workflow_id", "workflow not found or has no published version", node_id
-                    )
-                    continue
-                stack = (*self.stack, config.workflow_id)
-            prefix = f"{where}.definition" if config.definition is not None else f"{where}.workflow_id"
-            for problem in check_definition(
-                child or {}, self.registry, lookup_subworkflow=self.lookup, _stack=stack
-            ):
-                self.add(_join(prefix, problem.field), problem.message, node_id)
-            child_state = set((child or {}).get("state") or {})
-            for key in config.input:
-                if key not in child_state:
-                    self.add(
-                        f"{where}.input.{key}", f"the subworkflow declares no state field {key!r}", node_id
-                    )
-            for parent, path in config.output.items():
-                if path.split(".", 1)[0] not in child_state:
-                    self.add(
-                        f"{where}.output.{parent}",
-                        f"the subworkflow declares no state field {path!r}",
-                        node_id,
-                    )
+            for field, message in node_type.check(config, _NodeCheck(self, node_id, where)):
+                self.add(_join(where, field), message, node_id)
+
+
+class _NodeCheck:
+    """The :class:`agents.registry.CheckContext` of one node."""
+
+    def __init__(self, checker: _Checker, node_id: str, where: str) -> None:
+        self._checker = checker
+        self._node_id = node_id
+        self._where = where
+
+    @property
+    def node_id(self) -> str:
+        return self._node_id
+
+    def state_reducer(self, name: str) -> str | None:
+        field = self._checker.state.get(name)
+        return field.reducer if field is not None else None
+
+    def config_of(self, node_id: str) -> BaseModel | None:
+        return self._checker.configs.get(node_id)
+
+    def check_child(
+        self,
+        field: str,
+        *,
+        workflow_id: str | None,
+        version: int | None,
+        definition: Mapping[str, Any] | None,
+    ) -> Mapping[str, Any] | None:
+        checker, node_id = self._checker, self._node_id
+        child = definition
+        stack = checker.stack
+        if workflow_id is not None:
+            if workflow_id in checker.stack:
+                loop = " → ".join([*checker.stack, workflow_id])
+                checker.add(f"{self._where}.workflow_id", f"subworkflow cycle: {loop}", node_id)
+                return None
+            if checker.lookup is None:
+                return None
+            child = checker.lookup(workflow_id, version)
+            if child is None:
+                checker.add(
+                    f"{self._where}.workflow_id", "workflow not found or has no published version", node_id
+                )
+                return None
+            stack = (*checker.stack, workflow_id)
+        prefix = _join(self._where, field)
+        for problem in check_definition(
+            child or {}, checker.registry, lookup_subworkflow=checker.lookup, _stack=stack
+        ):
+            checker.add(_join(prefix, problem.field), problem.message, node_id)
+        return child or {}
 
 
 def check_definition(
@@ -326,8 +330,7 @@ def check_definition(
     edges = checker.shape(raw)
     checker.configs_and_references()
     checker.edges_and_topology(edges)
-    checker.fan_out_targets()
-    checker.subworkflows()
+    checker.node_checks()
     return checker.problems
 
 

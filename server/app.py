@@ -17,6 +17,7 @@ from eawe.local_secrets import ensure_runtime_secrets
 from eawe.settings import Settings
 from eawe.telemetry.logs import register_settings_secrets
 from server import agent_protocol
+from server.console import mount_console
 from server.limits import BodySizeLimitMiddleware
 from server.observability import install_observability
 from server.problems import install_problem_handlers
@@ -92,6 +93,7 @@ def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: boo
         v1.include_router(router)
     app.include_router(v1)
     app.include_router(agent_protocol.router)
+    mount_console(app)  # last: the page never shadows an API route
     return app
 
 

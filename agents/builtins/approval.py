@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from agents.config_types import NodeConfig, NodeRef, StateKey, Template
 from agents.context import NodeContext
-from agents.registry import RouteInfo, node_type
+from agents.registry import APPROVAL_INTERRUPT, DefiniteNodeError, RouteInfo, node_type
 from agents.templates import render_template
 
 __all__ = [
@@ -31,7 +31,7 @@ APPROVALS_FIELD = "eawe_approvals"
 """Reserved state field: ``{node_id: {"decision", "reviewer_id", "task_id", "reason"}}``."""
 
 
-class ApprovalRejectedError(RuntimeError):
+class ApprovalRejectedError(DefiniteNodeError):
     """A reviewer rejected and the node has no ``on_reject`` route: the run fails."""
 
     def __init__(self, node_id: str, reason: str) -> None:
@@ -103,7 +103,7 @@ class ApprovalDecision(BaseModel):
 def approval_request(state: Mapping[str, Any], config: ApprovalConfig, node_id: str) -> dict[str, Any]:
     """The interrupt payload: everything the engine needs to create the HITLTask."""
     return {
-        "kind": "approval",
+        "kind": APPROVAL_INTERRUPT,
         "node_id": node_id,
         "review_field": config.review,
         "original_output": state.get(config.review),
@@ -129,7 +129,16 @@ def after_approval(state: Mapping[str, Any], config: ApprovalConfig, info: Route
     return list(info.static_targets) or "END"
 
 
-@node_type("approval", config=ApprovalConfig, description="Pause for a human decision", route=after_approval)
+@node_type(
+    "approval",
+    config=ApprovalConfig,
+    description="Pause for a human decision",
+    route=after_approval,
+    title="Approval",
+    category="Human",
+    interrupts=(APPROVAL_INTERRUPT,),
+    reserved_state=(APPROVALS_FIELD,),
+)
 async def approval_node(state: Mapping[str, Any], config: ApprovalConfig, ctx: NodeContext) -> dict[str, Any]:
     """Pause for a human decision."""
     raw = interrupt(approval_request(state, config, ctx.node_id))

@@ -7,7 +7,7 @@ parallel results collect into one list. A ``join`` node waits for every incoming
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from langgraph.types import Send
@@ -15,7 +15,7 @@ from pydantic import Field
 
 from agents.config_types import NodeConfig, NodeRef, StateKey
 from agents.context import NodeContext
-from agents.registry import RouteInfo, node_type
+from agents.registry import CheckContext, RouteInfo, node_type
 from agents.templates import format_for_prompt
 
 __all__ = ["FanOutConfig", "JoinConfig", "fan_out_node", "join_node"]
@@ -60,12 +60,25 @@ def send_items(state: Mapping[str, Any], config: FanOutConfig, info: RouteInfo) 
     return [Send(config.target, {**state, config.item_field: item}) for item in items]
 
 
+def _check_fan_out(config: FanOutConfig, ctx: CheckContext) -> Iterator[tuple[str, str]]:
+    """The parallel branches all write the target's output: it must collect them (reducer append)."""
+    target = ctx.config_of(config.target)
+    output = getattr(target, "output", None) if target is not None else None
+    reducer = ctx.state_reducer(output) if isinstance(output, str) else None
+    if reducer is not None and reducer != "append":
+        message = f"branches of {config.target!r} all write {output!r}; declare it with reducer 'append'"
+        yield "target", message
+
+
 @node_type(
     "fan_out",
     config=FanOutConfig,
     description="Run a node once per list item, in parallel",
     route=send_items,
     routes_from_config=True,
+    check=_check_fan_out,
+    title="Fan-out",
+    category="Control flow",
 )
 async def fan_out_node(state: Mapping[str, Any], config: FanOutConfig, ctx: NodeContext) -> None:
     """Check the list; the branches are sent by the route function."""
@@ -79,7 +92,14 @@ def _as_text(value: Any) -> str:
     return format_for_prompt(value)
 
 
-@node_type("join", config=JoinConfig, description="Wait for all branches and combine", waits_for_all=True)
+@node_type(
+    "join",
+    config=JoinConfig,
+    description="Wait for all branches and combine",
+    waits_for_all=True,
+    title="Join",
+    category="Control flow",
+)
 async def join_node(state: Mapping[str, Any], config: JoinConfig, ctx: NodeContext) -> dict[str, Any]:
     """Wait for all branches and combine their results."""
     values = list(state.get(config.input) or [])

@@ -106,7 +106,12 @@ async def _run_tools(
 
 
 @node_type(
-    "llm", config=LlmConfig, description="Chat model call over a prompt template", default_max_attempts=3
+    "llm",
+    config=LlmConfig,
+    description="Chat model call over a prompt template",
+    default_max_attempts=3,
+    title="LLM",
+    category="AI",
 )
 async def llm_node(state: Mapping[str, Any], config: LlmConfig, ctx: NodeContext) -> dict[str, Any]:
     """Chat model call over a prompt template."""

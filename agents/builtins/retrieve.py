@@ -48,7 +48,12 @@ def chunk_view(content: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @node_type(
-    "retrieve", config=RetrieveConfig, description="Search the tenant's documents", default_max_attempts=2
+    "retrieve",
+    config=RetrieveConfig,
+    description="Search the tenant's documents",
+    default_max_attempts=2,
+    title="Retrieve",
+    category="Knowledge",
 )
 async def retrieve_node(state: Mapping[str, Any], config: RetrieveConfig, ctx: NodeContext) -> dict[str, Any]:
     """Search the tenant's documents as the run's principal."""

@@ -40,6 +40,8 @@ def choose_route(state: Mapping[str, Any], config: RouterConfig, info: RouteInfo
     description="Branch on conditions over state",
     route=choose_route,
     routes_from_config=True,
+    title="Router",
+    category="Control flow",
 )
 async def router_node(state: Mapping[str, Any], config: RouterConfig, ctx: NodeContext) -> None:
     """Branch on conditions over state (the choice is made by the route function)."""

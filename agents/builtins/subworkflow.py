@@ -7,14 +7,14 @@ parent run like its own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pydantic import Field, model_validator
 
 from agents.config_types import NodeConfig, StateKey, TemplateValue
 from agents.context import NodeContext
-from agents.registry import BuildContext, node_type
+from agents.registry import BuildContext, CheckContext, node_type
 from agents.templates import render_value
 
 __all__ = ["SubworkflowConfig", "subworkflow_node"]
@@ -46,6 +46,25 @@ def _prepare(config: SubworkflowConfig, build: BuildContext) -> Any:
     )
 
 
+def _check(config: SubworkflowConfig, ctx: CheckContext) -> Iterator[tuple[str, str]]:
+    """The nested workflow is valid, and the fields mapped in and out exist in it."""
+    child = ctx.check_child(
+        "definition" if config.definition is not None else "workflow_id",
+        workflow_id=config.workflow_id,
+        version=config.version,
+        definition=config.definition,
+    )
+    if child is None:
+        return
+    child_state = set(child.get("state") or {})
+    for key in config.input:
+        if key not in child_state:
+            yield f"input.{key}", f"the subworkflow declares no state field {key!r}"
+    for parent, path in config.output.items():
+        if path.split(".", 1)[0] not in child_state:
+            yield f"output.{parent}", f"the subworkflow declares no state field {path!r}"
+
+
 def _lookup(values: Mapping[str, Any], path: str) -> Any:
     value: Any = values
     for part in path.split("."):
@@ -53,7 +72,15 @@ def _lookup(values: Mapping[str, Any], path: str) -> Any:
     return value
 
 
-@node_type("subworkflow", config=SubworkflowConfig, description="Run another workflow", prepare=_prepare)
+@node_type(
+    "subworkflow",
+    config=SubworkflowConfig,
+    description="Run another workflow",
+    prepare=_prepare,
+    check=_check,
+    title="Subworkflow",
+    category="Control flow",
+)
 async def subworkflow_node(
     state: Mapping[str, Any], config: SubworkflowConfig, ctx: NodeContext
 ) -> dict[str, Any]:

@@ -27,7 +27,14 @@ class ToolConfig(NodeConfig):
     )
 
 
-@node_type("tool", config=ToolConfig, description="Call an HTTP endpoint", default_max_attempts=3)
+@node_type(
+    "tool",
+    config=ToolConfig,
+    description="Call an HTTP endpoint",
+    default_max_attempts=3,
+    title="HTTP tool",
+    category="Integrations",
+)
 async def tool_node(state: Mapping[str, Any], config: ToolConfig, ctx: NodeContext) -> dict[str, Any]:
     """Call an HTTP endpoint."""
     args = render_value(config.args, state)

@@ -28,7 +28,13 @@ class TransformConfig(NodeConfig):
         return self
 
 
-@node_type("transform", config=TransformConfig, description="Set or rename state fields")
+@node_type(
+    "transform",
+    config=TransformConfig,
+    description="Set or rename state fields",
+    title="Transform",
+    category="Data",
+)
 async def transform_node(
     state: Mapping[str, Any], config: TransformConfig, ctx: NodeContext
 ) -> dict[str, Any]:

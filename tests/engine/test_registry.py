@@ -158,6 +158,54 @@ def test_broken_plugins_fail_loudly(plugin_path: Path) -> None:
         NodeRegistry().load_entry_points("eawe.nodes.broken")
 
 
+def test_each_builtin_describes_itself_for_editors() -> None:
+    described = {d["name"]: d for d in create_registry(plugins=False).describe()}
+    assert {name: (d["title"], d["category"]) for name, d in described.items()} == {
+        "approval": ("Approval", "Human"), "fan_out": ("Fan-out", "Control flow"),
+        "join": ("Join", "Control flow"), "llm": ("LLM", "AI"), "retrieve": ("Retrieve", "Knowledge"),
+        "router": ("Router", "Control flow"), "subworkflow": ("Subworkflow", "Control flow"),
+        "tool": ("HTTP tool", "Integrations"), "transform": ("Transform", "Data"),
+    }  # fmt: skip
+    assert {n for n, d in described.items() if d["routing"] == "config"} == {"router", "fan_out"}
+    assert described["approval"]["routing"] == "dynamic"
+    assert described["approval"]["interrupts"] == ["approval"]
+    assert described["approval"]["reserved_state"] == [agents.APPROVALS_FIELD]
+    assert [n for n, d in described.items() if d["interrupts"]] == ["approval"]
+    assert described["join"]["waits_for_all"] is True
+    router = described["router"]["config_schema"]
+    assert router["properties"]["default"]["x-eawe"] == "node_ref"
+    assert router["$defs"]["Route"]["properties"]["to"]["x-eawe"] == "node_ref"
+    assert router["$defs"]["Route"]["properties"]["when"]["x-eawe"] == "condition"
+    assert described["llm"]["config_schema"]["properties"]["output"]["x-eawe"] == "state_key"
+    assert described["llm"]["config_schema"]["required"] == ["prompt", "output"]
+
+
+def test_reserved_state_comes_from_the_registered_types() -> None:
+    class MarkConfig(NodeConfig):
+        label: str
+
+    async def mark(state: Any, config: MarkConfig, ctx: NodeContext) -> dict[str, Any]:
+        return {"eawe_marks": {ctx.node_id: config.label}}
+
+    definition = linear(
+        {"out": {"type": "string"}},
+        [
+            {"id": "m", "type": "mark", "config": {"label": "seen"}},
+            {"id": "t", "type": "transform", "config": {"set": {"out": "{eawe_marks.m}"}}},
+        ],
+    )
+    without = create_registry(plugins=False)
+    without.register(node_type("mark", config=MarkConfig, category="Test")(mark))
+    assert any("eawe_marks" in p.message for p in check_definition(definition, without))
+    with_reserved = create_registry(plugins=False)
+    described = with_reserved.register(
+        node_type("mark", config=MarkConfig, category="Test", reserved_state=("eawe_marks",))(mark)
+    ).describe()
+    assert described["title"] == "Mark" and described["category"] == "Test"
+    assert check_definition(definition, with_reserved) == []
+    assert with_reserved.reserved_state() == ["eawe_approvals", "eawe_marks"]
+
+
 def test_public_names() -> None:
     assert set(agents.__all__) == {name for name in dir(agents) if not name.startswith("_")} - {
         "builtins", "config_types", "context", "expressions", "keyword_retriever", "models", "registry",

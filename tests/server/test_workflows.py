@@ -162,3 +162,18 @@ async def test_workflow_cross_tenant_is_404(client: httpx.AsyncClient, api_tenan
     assert (await start_run(client, theirs.operator, foreign, {"topic": "still works"}))[
         "status"
     ] == "PENDING"
+
+
+async def test_node_types_route_describes_every_registered_type(
+    client: httpx.AsyncClient, api_tenant
+) -> None:
+    tenant = await api_tenant()
+    listed = await client.get("/v1/node-types", headers=tenant.operator)
+    assert listed.status_code == 200, listed.text
+    items = listed.json()["items"]
+    registry = client._transport.app.state.resources.engine.resources.registry  # type: ignore[attr-defined]
+    assert sorted(i["name"] for i in items) == registry.names()
+    approval = next(i for i in items if i["name"] == "approval")
+    assert approval["category"] == "Human" and approval["interrupts"] == ["approval"]
+    assert approval["config_schema"]["properties"]["review"]["x-eawe"] == "state_key"
+    assert_problem(await client.get("/v1/node-types"), 401)
