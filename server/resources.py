@@ -91,7 +91,7 @@ async def open_server_resources(
                 _log.info("applied migration %s", name)
         database = await open_database(settings, conninfo=conninfo)
         stack.push_async_callback(database.dispose)
-        rag = await stack.enter_async_context(open_rag(settings))
+        rag = await stack.enter_async_context(open_rag(settings, database))
         engine = await open_engine(
             settings,
             database,
