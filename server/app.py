@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 from eawe.local_secrets import ensure_runtime_secrets
 from eawe.settings import Settings
 from server import agent_protocol
-from server.limits import BodySizeLimitMiddleware
+from server.body_limits import BodySizeLimitMiddleware, route_body_limits
 from server.problems import install_problem_handlers
 from server.resources import open_server_resources
 from server.routes import V1_ROUTERS, health
@@ -67,7 +67,11 @@ def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: boo
     app.state.settings = settings
     app.state.resources = None
     install_problem_handlers(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        route_limits=route_body_limits(settings),
+    )
     if settings.cors_allow_origins:
         # Browser clients such as LangGraph Studio; credentials travel in headers, never cookies.
         app.add_middleware(

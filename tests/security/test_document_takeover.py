@@ -130,7 +130,9 @@ async def test_the_refusal_is_the_same_whatever_the_hidden_document(
     assert first.status_code == second.status_code == 202
     await _settle(app)
     async with database.transaction() as session:
-        await repo.set_document_status(session, tenant.tenant_id, second.json()["id"], IndexingStatus.INDEXING)
+        await repo.set_document_status(
+            session, tenant.tenant_id, second.json()["id"], IndexingStatus.INDEXING
+        )
 
     answers = []
     for uri in ("x://one", "x://two"):

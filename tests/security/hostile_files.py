@@ -1,0 +1,65 @@
+"""Hostile files built at test time, small on the wire and bounded so each test runs in seconds."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from pypdf import PdfWriter
+from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+__all__ = ["many_page_pdf", "slow_pdf", "zip_bomb_docx"]
+
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+    'content-types"><Default Extension="xml" ContentType="application/xml"/></Types>'
+)
+
+
+def zip_bomb_docx(inflated_bytes: int) -> bytes:
+    """A DOCX-shaped ZIP whose ``word/document.xml`` inflates to about ``inflated_bytes`` (~1000:1)."""
+    body = b'<w:document xmlns:w="urn:w"><w:body><w:p><w:r><w:t>'
+    tail = b"</w:t></w:r></w:p></w:body></w:document>"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        with archive.open("word/document.xml", "w", force_zip64=True) as member:
+            member.write(body)
+            block = b"A" * (1024 * 1024)
+            for _ in range(max(1, inflated_bytes // len(block))):
+                member.write(block)
+            member.write(tail)
+    return buffer.getvalue()
+
+
+def many_page_pdf(pages: int) -> bytes:
+    """A PDF of ``pages`` blank pages (a few hundred bytes per page)."""
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(612, 792)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def slow_pdf(operations: int) -> bytes:
+    """A one-page PDF of a few KB whose compressed content stream holds ``operations`` text operators:
+    pure-Python content parsing takes seconds per 100,000 of them."""
+    writer = PdfWriter()
+    page = writer.add_blank_page(612, 792)
+    content = DecodedStreamObject()
+    content.set_data(b"BT /F1 11 Tf 72 760 Td " + b"(x) Tj " * operations + b"ET")
+    page[NameObject("/Contents")] = writer._add_object(content.flate_encode())
+    font = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"),
+        }
+    )
+    page[NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
+    )
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
