@@ -112,7 +112,9 @@ class ParsePool:
                 or its parsing ran out of time, CPU or memory.
         """
         limits = self.limits
-        future = self._pool.schedule(
+        # The first schedule starts the forkserver and waits for its imports: off the event loop.
+        future = await asyncio.to_thread(
+            self._pool.schedule,
             _parse_and_chunk,
             args=(data, file_name, limits.max_bytes, limits.parse),
             timeout=limits.timeout_seconds,
@@ -134,6 +136,10 @@ class ParsePool:
         if isinstance(outcome, _Refusal):
             raise DocumentRejectedError(outcome.reason, field=outcome.field)
         return outcome
+
+    async def warm_up(self) -> None:
+        """Start the parser processes now (the first start imports the parsers: a few seconds)."""
+        await self.parse(b"warm-up", "warm-up.txt")
 
     def close(self) -> None:
         """Stop the parser processes (blocking; a running parse is killed)."""

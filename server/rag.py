@@ -61,11 +61,13 @@ async def open_rag(settings: Settings, database: Database) -> AsyncIterator[RagR
     store = await asyncio.to_thread(open_chunk_store, settings)
     rag = RagResources(store=store, parse_pool=ParsePool.from_settings(settings))
     sweeper = asyncio.create_task(_sweep_forever(database, settings), name="eawe-indexing-sweeper")
+    warm_up = asyncio.create_task(rag.parse_pool.warm_up(), name="eawe-parser-warm-up")
     try:
         yield rag
     finally:
-        sweeper.cancel()
-        await asyncio.gather(sweeper, return_exceptions=True)
+        for task in (sweeper, warm_up):
+            task.cancel()
+        await asyncio.gather(sweeper, warm_up, return_exceptions=True)
         await rag.tasks.close()
         await asyncio.to_thread(rag.parse_pool.close)
         await asyncio.to_thread(store.close)
