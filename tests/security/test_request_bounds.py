@@ -7,6 +7,8 @@ streams in; a definition with more nodes than ``max_definition_nodes`` is a 422 
 
 from __future__ import annotations
 
+import copy
+
 import httpx
 
 from tests.server.api_tenants import assert_problem
@@ -34,7 +36,8 @@ async def test_a_huge_definition_is_413_naming_definition_graph(
     client: httpx.AsyncClient, api_tenant
 ) -> None:
     tenant = await api_tenant()
-    graph = dict(REVIEWED_DRAFT, state={"padding": {"type": "string", "default": "p" * TWENTY_MB}})
+    graph = copy.deepcopy(REVIEWED_DRAFT)  # valid, only big: the first node's template is 20 MB
+    graph["nodes"][0]["config"]["set"]["draft"] = "A note about {topic} " + "p" * TWENTY_MB
     for method, path in (("POST", "/v1/workflows"), ("POST", "/v1/workflows/validate")):
         payload = (
             {"definition_graph": graph}
