@@ -1,27 +1,24 @@
 """Request limits: definition size limits (422) and a per-tenant run rate limit (429).
 
 Body sizes are capped before anything is parsed by :mod:`server.body_limits`. The rate limit
-counts the tenant's WorkflowRun rows created in the last minute, in PostgreSQL, so it holds
-across every API process without an in-memory counter.
+is a sliding one-minute window of run admissions in PostgreSQL
+(:mod:`eawe.db.repositories.run_admissions`), exact under concurrency and across API processes.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eawe.db.models import WorkflowRun, utcnow
+from eawe.db.repositories.run_admissions import admit_run
 from eawe.errors import Problem, ValidationError
 from eawe.settings import Settings
 from server.problems import RateLimitedError
 
 __all__ = ["enforce_definition_limits", "enforce_run_rate_limit"]
-
-_WINDOW = timedelta(minutes=1)
 
 
 def enforce_definition_limits(definition: Any, settings: Settings, field: str = "definition_graph") -> None:
@@ -48,21 +45,17 @@ def enforce_definition_limits(definition: Any, settings: Settings, field: str = 
 
 
 async def enforce_run_rate_limit(session: AsyncSession, tenant_id: str, per_minute: int) -> None:
-    """Raise 429 when ``tenant_id`` created ``per_minute`` runs or more in the last minute."""
+    """Admit one run for ``tenant_id`` or raise 429 (``per_minute`` runs a minute per tenant, exact).
+
+    The admission is recorded in its own transaction (``session`` is only used for its
+    connection's engine), so it holds whatever the caller does next.
+    """
     if per_minute <= 0:
         return
-    since = utcnow() - _WINDOW
-    recent = await session.scalar(
-        select(func.count()).where(WorkflowRun.tenant_id == tenant_id, WorkflowRun.created_at > since)
-    )
-    if int(recent or 0) >= per_minute:
-        oldest = await session.scalar(
-            select(func.min(WorkflowRun.created_at)).where(
-                WorkflowRun.tenant_id == tenant_id, WorkflowRun.created_at > since
-            )
-        )
-        wait = max(1, int(((oldest or utcnow()) + _WINDOW - utcnow()).total_seconds()) + 1)
+    async with AsyncSession(session.bind, expire_on_commit=False) as own, own.begin():
+        wait = await admit_run(own, tenant_id, per_minute)
+    if wait is not None:
         raise RateLimitedError(
             f"run creation is limited to {per_minute} per minute per tenant; retry later",
-            retry_after_seconds=wait,
+            retry_after_seconds=max(1, math.ceil(wait)),
         )

@@ -38,6 +38,7 @@ __all__ = [
     "HITLTask",
     "IndexingStatus",
     "Role",
+    "RunAdmission",
     "RunStatus",
     "Tenant",
     "User",
@@ -403,3 +404,14 @@ class Document(Base):
         server_default=text("CURRENT_TIMESTAMP"),
     )
     created_at: Mapped[datetime] = _ts("createdAt")
+
+
+class RunAdmission(Base):
+    """A run admitted by the per-tenant run rate limit (see ``eawe.db.repositories.run_admissions``)."""
+
+    __tablename__ = "RunAdmission"
+    __table_args__ = (Index("RunAdmission_tenantId_admittedAt_idx", "tenantId", "admittedAt"),)
+
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = mapped_column("tenantId", Text, nullable=False)
+    admitted_at: Mapped[datetime] = _ts("admittedAt")
