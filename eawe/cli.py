@@ -32,7 +32,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(credentials_app, name="credentials")
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # an error stays one line, whatever the width
 
 
 def _settings() -> Settings:
@@ -209,13 +209,34 @@ def serve(
 
 
 @app.command("worker")
-def worker() -> None:
+def worker(
+    retrieval: Annotated[
+        bool,
+        typer.Option(
+            "--retrieval/--no-retrieval",
+            help="Open the chunk store for retrieve nodes (needs QDRANT_URL); --no-retrieval runs without",
+        ),
+    ] = True,
+) -> None:
     """Run a worker process only (claims runs from PostgreSQL; for scale-out)."""
     from checkpoints.worker_process import run_worker_forever
 
+    settings = _settings()
+    if retrieval and not settings.qdrant_url:
+        # The embedded engine's directory belongs to one process (eawe serve): a worker beside it
+        # could never open it, and would pause every run that retrieves.
+        raise _fail(
+            ValueError(
+                "eawe worker needs a Qdrant server for retrieve nodes: set QDRANT_URL (the embedded "
+                f"Qdrant in {settings.resolved_qdrant_path} serves one process), or pass --no-retrieval"
+            )
+        )
     _configure_logging()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    asyncio.run(run_worker_forever(_settings()))
+    try:
+        asyncio.run(run_worker_forever(settings, retrieval=retrieval))
+    except EAWEError as exc:
+        raise _fail(exc) from None
 
 
 @app.command("run")
