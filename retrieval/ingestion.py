@@ -24,6 +24,7 @@ from eawe.db.database import Database
 from eawe.db.models import Document, IndexingStatus
 from eawe.db.repositories import document_leases
 from eawe.db.repositories import documents as repo
+from eawe.db.repositories.document_leases import INTERRUPTED_REASON
 from eawe.db.repositories.documents import DocumentAccess
 from eawe.errors import ConflictError, PermissionDeniedError
 from eawe.settings import Settings
@@ -232,6 +233,12 @@ async def index_document(
         log.exception("indexing document %s failed", document_id)
         reason = f"indexing failed: {type(exc).__name__}"
         return await _fail(database, tenant_id, document_id, info.source_uri, reason, actor_id)
+    except asyncio.CancelledError:
+        # A shutdown: say so now rather than leave the row to the lease sweeper.
+        await asyncio.shield(
+            _fail(database, tenant_id, document_id, info.source_uri, INTERRUPTED_REASON, actor_id)
+        )
+        raise
     async with database.transaction() as session:
         await repo.set_document_status(
             session,
