@@ -180,3 +180,17 @@ async def test_a_shared_document_is_visible_but_only_an_administrator_replaces_o
     assert replaced.status_code == 202 and replaced.json()["id"] == document_id
     await _settle(app)
     assert (await client.delete(f"/v1/documents/{document_id}", headers=tenant.admin)).status_code == 204
+
+
+async def test_concurrent_uploads_of_one_new_source_make_one_document(
+    client: httpx.AsyncClient, app: FastAPI, tenant: Tenant
+) -> None:
+    import asyncio
+
+    responses = await asyncio.gather(
+        *(_upload(client, tenant.admin, "race.md", HANDBOOK, "Staff") for _ in range(6))
+    )
+    assert {r.status_code for r in responses} <= {202, 409}, [r.text for r in responses]
+    await _settle(app)
+    listed = (await client.get("/v1/documents", headers=tenant.admin)).json()["items"]
+    assert [d["file_name"] for d in listed].count("race.md") == 1

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eawe.audit import ActorType, append_audit
@@ -136,8 +137,14 @@ async def create_document(
         allowed_roles=roles,
         size_bytes=size_bytes,
     )
-    session.add(document)
-    await session.flush()
+    try:
+        async with session.begin_nested():  # a concurrent upload of the same source: 409, not 500
+            session.add(document)
+            await session.flush()
+    except IntegrityError:
+        raise ConflictError(
+            f"a document with source_uri {source_uri!r} already exists", field="source_uri"
+        ) from None
     await append_audit(
         session,
         tenant_id=tenant_id,
