@@ -169,7 +169,10 @@ def _parse_pdf(data: bytes, limits: ParseLimits, budget: _TextBudget) -> ParsedD
                 raise DocumentRejectedError(
                     "PDF is encrypted (password protected); upload an unprotected copy"
                 )
-        count = len(reader.pages)
+        # The page tree's declared /Count first (O(1)); then the real count, which walks the tree.
+        count = max(_declared_page_count(reader), 0)
+        if count <= limits.max_pages:
+            count = len(reader.pages)
         if count > limits.max_pages:
             raise DocumentRejectedError(
                 f"PDF has {count} pages; the limit is {limits.max_pages} (max_document_pages)"
@@ -184,6 +187,13 @@ def _parse_pdf(data: bytes, limits: ParseLimits, budget: _TextBudget) -> ParsedD
         raise DocumentRejectedError(f"corrupt PDF: {_short(exc)}") from None
     author, created = _pdf_metadata(reader)
     return ParsedDocument("PDF", pages, author, created, page_count=len(pages))
+
+
+def _declared_page_count(reader: Any) -> int:
+    try:
+        return int(reader.trailer["/Root"]["/Pages"]["/Count"])
+    except Exception:  # missing or malformed: the real count decides
+        return -1
 
 
 def _pdf_metadata(reader: Any) -> tuple[str | None, datetime | None]:
