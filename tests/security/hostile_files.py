@@ -10,25 +10,30 @@ from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
 __all__ = ["many_page_pdf", "slow_pdf", "zip_bomb_docx"]
 
-_CONTENT_TYPES = (
-    '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
-    'content-types"><Default Extension="xml" ContentType="application/xml"/></Types>'
-)
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
 
 def zip_bomb_docx(inflated_bytes: int) -> bytes:
-    """A DOCX-shaped ZIP whose ``word/document.xml`` inflates to about ``inflated_bytes`` (~1000:1)."""
-    body = b'<w:document xmlns:w="urn:w"><w:body><w:p><w:r><w:t>'
-    tail = b"</w:t></w:r></w:p></w:body></w:document>"
+    """A real DOCX (python-docx's template) whose ``word/document.xml`` is one paragraph inflating
+    to about ``inflated_bytes`` (~1000:1): without limits python-docx opens it and yields it all."""
+    import docx
+
+    template = io.BytesIO()
+    docx.Document().save(template)
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
+    with (
+        zipfile.ZipFile(io.BytesIO(template.getvalue())) as source,
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive,
+    ):
+        for item in source.infolist():
+            if item.filename != "word/document.xml":
+                archive.writestr(item.filename, source.read(item.filename))
         with archive.open("word/document.xml", "w", force_zip64=True) as member:
-            member.write(body)
+            member.write(f'<w:document xmlns:w="{_W}"><w:body><w:p><w:r><w:t>'.encode())
             block = b"A" * (1024 * 1024)
             for _ in range(max(1, inflated_bytes // len(block))):
                 member.write(block)
-            member.write(tail)
+            member.write(b"</w:t></w:r></w:p></w:body></w:document>")
     return buffer.getvalue()
 
 
