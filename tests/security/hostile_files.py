@@ -14,8 +14,9 @@ _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
 
 def zip_bomb_docx(inflated_bytes: int) -> bytes:
-    """A real DOCX (python-docx's template) whose ``word/document.xml`` is one paragraph inflating
-    to about ``inflated_bytes`` (~1000:1): without limits python-docx opens it and yields it all."""
+    """A real DOCX (python-docx's template) whose ``word/document.xml`` holds 1 KB paragraphs
+    inflating to about ``inflated_bytes`` (~500:1): without limits python-docx opens it and
+    yields every paragraph, to be chunked and embedded."""
     import docx
 
     template = io.BytesIO()
@@ -29,11 +30,12 @@ def zip_bomb_docx(inflated_bytes: int) -> bytes:
             if item.filename != "word/document.xml":
                 archive.writestr(item.filename, source.read(item.filename))
         with archive.open("word/document.xml", "w", force_zip64=True) as member:
-            member.write(f'<w:document xmlns:w="{_W}"><w:body><w:p><w:r><w:t>'.encode())
-            block = b"A" * (1024 * 1024)
+            member.write(f'<w:document xmlns:w="{_W}"><w:body>'.encode())
+            paragraph = b"<w:p><w:r><w:t>" + b"All work and no play. " * 46 + b"</w:t></w:r></w:p>"
+            block = paragraph * (1024 * 1024 // len(paragraph))
             for _ in range(max(1, inflated_bytes // len(block))):
                 member.write(block)
-            member.write(b"</w:t></w:r></w:p></w:body></w:document>")
+            member.write(b"</w:body></w:document>")
     return buffer.getvalue()
 
 
