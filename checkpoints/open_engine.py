@@ -42,17 +42,22 @@ def permissioned_retriever_factory(store: Any) -> RetrieverFactory:
     return build
 
 
-async def open_document_retrieval(settings: Settings, stack: AsyncExitStack) -> RetrieverFactory | None:
+async def open_document_retrieval(
+    settings: Settings, stack: AsyncExitStack, *, required: bool = False
+) -> RetrieverFactory | None:
     """Open the chunk store for a CLI or worker process (closed by ``stack``); None if unavailable.
 
     The embedded Qdrant directory can be held by one process only; without a Qdrant server a
     second process runs without retrieval and its ``retrieve`` nodes fail with a clear error.
+    With ``required`` an unavailable store is raised instead (a worker must not start without it).
     """
     try:
         from retrieval import RetrievalError, open_chunk_store
 
         store = await asyncio.to_thread(open_chunk_store, settings)
     except (ImportError, RetrievalError, OSError) as exc:
+        if required:
+            raise
         logger.warning(
             "document retrieval is unavailable in this process (%s); retrieve nodes will fail", exc
         )

@@ -1,7 +1,8 @@
 """``eawe worker``: a process that only executes runs (scale-out), until SIGINT/SIGTERM.
 
 Needs a Qdrant server (``QDRANT_URL``) for ``retrieve`` nodes when other processes also run:
-the embedded engine's directory can be opened by one process at a time.
+the embedded engine's directory can be opened by one process at a time, so ``eawe worker``
+refuses to start on the embedded engine unless told (``--no-retrieval``) that it needs none.
 """
 
 from __future__ import annotations
@@ -22,8 +23,15 @@ __all__ = ["run_worker_forever"]
 logger = logging.getLogger(__name__)
 
 
-async def run_worker_forever(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Open the engine and work until ``stop`` is set (or the process is told to stop)."""
+async def run_worker_forever(
+    settings: Settings, *, stop: asyncio.Event | None = None, retrieval: bool = True
+) -> None:
+    """Open the engine and work until ``stop`` is set (or the process is told to stop).
+
+    Args:
+        retrieval: Open the chunk store and fail (raise) if it cannot be opened; False runs
+            without it (``retrieve`` nodes then fail with a clear error).
+    """
     from eawe.db.database import open_database, resolve_conninfo
 
     stop = stop or asyncio.Event()
@@ -46,7 +54,9 @@ async def run_worker_forever(settings: Settings, *, stop: asyncio.Event | None =
         engine = await open_engine(
             settings,
             database,
-            retriever_factory=await open_document_retrieval(settings, stack),
+            retriever_factory=(
+                await open_document_retrieval(settings, stack, required=True) if retrieval else None
+            ),
             lease_seconds=settings.run_lease_seconds,
         )
         stack.push_async_callback(engine.close)

@@ -34,7 +34,7 @@ app.add_typer(nodes_app, name="nodes")
 credentials_app.command("add")(credentials_add)
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # an error stays one line, whatever the width
 
 
 def _settings() -> Settings:
@@ -195,12 +195,29 @@ def serve(
 
 
 @app.command("worker")
-def worker() -> None:
+def worker(
+    retrieval: Annotated[
+        bool,
+        typer.Option(
+            "--retrieval/--no-retrieval",
+            help="Open the chunk store for retrieve nodes (needs QDRANT_URL); --no-retrieval runs without",
+        ),
+    ] = True,
+) -> None:
     """Run a worker process only (claims runs from PostgreSQL; for scale-out)."""
     from checkpoints.worker_process import run_worker_forever
     from eawe.telemetry.tracing import configure_tracing
 
     settings = _settings()
+    if retrieval and not settings.qdrant_url:
+        # The embedded engine's directory belongs to one process (eawe serve): a worker beside it
+        # could never open it, and would pause every run that retrieves.
+        raise _fail(
+            ValueError(
+                "eawe worker needs a Qdrant server for retrieve nodes: set QDRANT_URL (the embedded "
+                f"Qdrant in {settings.resolved_qdrant_path} serves one process), or pass --no-retrieval"
+            )
+        )
     _configure_logging(settings)
     configure_tracing("eawe-worker")
     if settings.worker_metrics_port:  # this process's node latency; cluster figures are on the API's /metrics
@@ -208,7 +225,10 @@ def worker() -> None:
 
         start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    asyncio.run(run_worker_forever(settings))
+    try:
+        asyncio.run(run_worker_forever(settings, retrieval=retrieval))
+    except EAWEError as exc:
+        raise _fail(exc) from None
 
 
 @app.command("run")

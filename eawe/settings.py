@@ -99,6 +99,37 @@ class Settings(BaseSettings):
     max_document_bytes: int = 20 * 1024 * 1024
     page_size_max: int = 200
     run_rate_limit_per_minute: int = 120
+    max_run_input_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Largest run input (JSON bytes); bigger bodies get 413"
+    )
+    max_definition_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest workflow body (definition_graph + description)"
+    )
+    max_definition_nodes: int = Field(
+        default=500, ge=1, description="Most nodes in one definition_graph, checked before validation"
+    )
+
+    # --- document parsing and indexing (each file is parsed in a separate, limited process) ---
+    max_document_unzipped_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1, description="A DOCX (ZIP) may inflate to at most this many bytes"
+    )
+    max_document_compression_ratio: int = Field(
+        default=100, ge=1, description="Inflated/compressed ratio allowed for a DOCX inflating past 8 MiB"
+    )
+    max_document_pages: int = Field(default=2000, ge=1, description="Most pages of one PDF")
+    max_extracted_chars: int = Field(default=2_000_000, ge=1, description="Most text extracted from one file")
+    parse_timeout_seconds: float = Field(default=60.0, gt=0, description="Wall-clock limit to parse one file")
+    parse_memory_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=256 * 1024 * 1024,
+        description="Address-space limit of a parser process",
+    )
+    parse_workers: int = Field(default=1, ge=1, description="Parser processes (files parsed at once)")
+    indexing_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="An INDEXING document whose indexer stopped renewing for this long is failed",
+    )
 
     # --- code graphs ---
     graphs_config: Path | None = Field(

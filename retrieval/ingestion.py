@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +22,18 @@ from langchain_core.embeddings import Embeddings
 
 from eawe.db.database import Database
 from eawe.db.models import Document, IndexingStatus
+from eawe.db.repositories import document_leases
 from eawe.db.repositories import documents as repo
-from eawe.errors import ConflictError
+from eawe.db.repositories.document_leases import INTERRUPTED_REASON
+from eawe.db.repositories.documents import DocumentAccess
+from eawe.errors import ConflictError, PermissionDeniedError
 from eawe.settings import Settings
 from retrieval.chunk_payload import DocumentInfo
 from retrieval.chunk_store import ChunkStore
-from retrieval.chunking import chunk_blocks
 from retrieval.embeddings import embedding_identity
 from retrieval.errors import DocumentRejectedError, EmbeddingModelMismatchError
-from retrieval.parsing import SUPPORTED_FILE_TYPES, detect_file_type, parse_document
+from retrieval.parse_pool import ParsePool
+from retrieval.parsing import SUPPORTED_FILE_TYPES, detect_file_type
 from retrieval.permissions import PermissionFilter
 from retrieval.write_locks import postgres_tenant_write_lock
 
@@ -101,23 +106,51 @@ async def register_document(
     allowed_roles: Sequence[str],
     size_bytes: int | None = None,
     actor_id: str | None = None,
+    access: DocumentAccess | None = None,
+    lease: timedelta = repo.DEFAULT_INDEXING_LEASE,
 ) -> Document:
-    """The PENDING row for a new source, or the existing row for a known ``source_uri``."""
+    """The PENDING row for a new source, or the existing row for a known ``source_uri``.
+
+    An existing row is returned only to a caller whose ``access`` (default: unrestricted) manages
+    it. A document the caller cannot see is not revealed in any way: the answer is the same
+    ConflictError whatever the hidden document is.
+
+    Raises:
+        eawe.errors.ConflictError: ``source_uri`` names a document the caller cannot see, or one
+            being indexed right now (its indexing lease is live).
+        eawe.errors.PermissionDeniedError: The caller sees the document but does not manage it.
+    """
+    access = access or DocumentAccess.unrestricted()
     async with database.transaction() as session:
         existing = await repo.find_document_by_source_uri(session, tenant_id, source_uri)
-        if existing is not None:
-            repo.clean_allowed_roles(allowed_roles)
-            return existing
-        return await repo.create_document(
-            session,
-            tenant_id=tenant_id,
-            source_uri=source_uri,
-            file_name=file_name,
-            file_type=_file_type_label(file_name),
-            allowed_roles=allowed_roles,
-            size_bytes=size_bytes,
-            actor_id=actor_id,
-        )
+        if existing is None:
+            return await repo.create_document(
+                session,
+                tenant_id=tenant_id,
+                source_uri=source_uri,
+                file_name=file_name,
+                file_type=_file_type_label(file_name),
+                allowed_roles=allowed_roles,
+                size_bytes=size_bytes,
+                actor_id=actor_id,
+            )
+        repo.clean_allowed_roles(allowed_roles)
+        if not access.sees(existing):
+            raise ConflictError(
+                "this source_uri (from the file name when none is given) is already taken in the "
+                "tenant; pass another source_uri or rename the file",
+                field="source_uri",
+            )
+        if not access.manages(existing):
+            raise PermissionDeniedError(
+                f"document {existing.id} is also shared with groups you are not in; "
+                "only an administrator may replace it"
+            )
+        if existing.status is IndexingStatus.INDEXING and repo.lease_is_live(existing, lease):
+            raise ConflictError(
+                f"document {existing.id} is being indexed right now; retry later", field="file"
+            )
+        return existing
 
 
 async def index_document(
@@ -131,11 +164,15 @@ async def index_document(
     allowed_roles: Sequence[str] | None = None,
     skip_unchanged: bool = False,
     actor_id: str | None = None,
+    parse_pool: ParsePool | None = None,
 ) -> IngestOutcome:
     """Index (or re-index) one registered document from its bytes.
 
-    A rejected file (empty, oversized, encrypted, corrupt, textless) or a failure while writing
-    marks the row FAILED with the reason and returns; the previous chunks, if any, stay.
+    The file is parsed and chunked in a limited parser process (``parse_pool``, or one opened
+    for this call). While it works the document's indexing lease is renewed every third of
+    ``indexing_lease_seconds``; if this process dies, the lease runs out and the sweeper fails it.
+    A rejected file (empty, oversized, encrypted, corrupt, textless, out of bounds) or a failure
+    while writing marks the row FAILED with the reason and returns; the previous chunks, if any, stay.
 
     Raises:
         eawe.errors.NotFoundError: No such document in ``tenant_id``.
@@ -165,24 +202,28 @@ async def index_document(
             allowed_roles=roles,
             size_bytes=len(data),
             actor_id=actor_id,
+            lease=timedelta(seconds=settings.indexing_lease_seconds),
         )
         info = DocumentInfo(document.id, document.source_uri, document.file_name, roles)
     try:
-        parsed = await asyncio.to_thread(
-            parse_document, data, info.file_name, max_bytes=settings.max_document_bytes
-        )
-        chunks = chunk_blocks(parsed.blocks)
-        info = DocumentInfo(
-            info.document_id,
-            info.source_uri,
-            info.file_name,
-            info.allowed_roles,
-            parsed.author,
-            parsed.created_at_source,
-        )
-        count = await store.replace_document(
-            tenant_id, info, chunks, write_lock=postgres_tenant_write_lock(database)
-        )
+        async with _lease_heartbeat(database, tenant_id, document_id, settings.indexing_lease_seconds / 3):
+            if parse_pool is None:
+                async with _temporary_pool(settings) as pool:
+                    result = await pool.parse(data, info.file_name)
+            else:
+                result = await parse_pool.parse(data, info.file_name)
+            parsed, chunks = result.document, result.chunks
+            info = DocumentInfo(
+                info.document_id,
+                info.source_uri,
+                info.file_name,
+                info.allowed_roles,
+                parsed.author,
+                parsed.created_at_source,
+            )
+            count = await store.replace_document(
+                tenant_id, info, chunks, write_lock=postgres_tenant_write_lock(database)
+            )
     except DocumentRejectedError as exc:
         return await _fail(database, tenant_id, document_id, info.source_uri, exc.reason, actor_id)
     except EmbeddingModelMismatchError:
@@ -192,6 +233,12 @@ async def index_document(
         log.exception("indexing document %s failed", document_id)
         reason = f"indexing failed: {type(exc).__name__}"
         return await _fail(database, tenant_id, document_id, info.source_uri, reason, actor_id)
+    except asyncio.CancelledError:
+        # A shutdown: say so now rather than leave the row to the lease sweeper.
+        await asyncio.shield(
+            _fail(database, tenant_id, document_id, info.source_uri, INTERRUPTED_REASON, actor_id)
+        )
+        raise
     async with database.transaction() as session:
         await repo.set_document_status(
             session,
@@ -206,6 +253,41 @@ async def index_document(
         )
     pages = parsed.page_count if parsed.page_count is not None else len(parsed.blocks)
     return IngestOutcome(info.source_uri, document_id, IndexingStatus.COMPLETED.value, count, pages)
+
+
+@asynccontextmanager
+async def _temporary_pool(settings: Settings) -> AsyncIterator[ParsePool]:
+    pool = ParsePool.from_settings(settings)
+    try:
+        yield pool
+    finally:
+        await asyncio.to_thread(pool.close)
+
+
+@asynccontextmanager
+async def _lease_heartbeat(
+    database: Database, tenant_id: str, document_id: str, interval: float
+) -> AsyncIterator[None]:
+    """Renew the document's indexing lease every ``interval`` seconds while the body runs."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with database.transaction() as session:
+                    alive = await document_leases.renew_indexing_lease(session, tenant_id, document_id)
+            except Exception:  # a missed beat is retried; the lease outlives two of them
+                log.warning("could not renew the indexing lease of document %s", document_id)
+                continue
+            if not alive:
+                return  # failed or deleted meanwhile: the final status update will say so
+
+    task = asyncio.create_task(beat(), name=f"indexing-lease-{document_id}")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def _fail(
@@ -315,11 +397,14 @@ async def ingest_paths(
     files = await asyncio.to_thread(_expand, list(paths))
     hook = _progress_adapter(progress, len(files))
     outcomes: list[IngestOutcome] = []
-    for number, path in enumerate(files, 1):
-        outcome = await _ingest_file(path, tenant_id, roles, settings, database, vector_store, actor_id)
-        outcomes.append(outcome)
-        if hook is not None:
-            hook(IngestProgress(number, len(files), str(path), outcome))
+    async with _temporary_pool(settings) as pool:
+        for number, path in enumerate(files, 1):
+            outcome = await _ingest_file(
+                path, tenant_id, roles, settings, database, vector_store, actor_id, pool
+            )
+            outcomes.append(outcome)
+            if hook is not None:
+                hook(IngestProgress(number, len(files), str(path), outcome))
     return outcomes
 
 
@@ -331,6 +416,7 @@ async def _ingest_file(
     database: Database,
     store: ChunkStore,
     actor_id: str | None,
+    pool: ParsePool,
 ) -> IngestOutcome:
     source_uri = path.as_uri()
     try:
@@ -339,15 +425,19 @@ async def _ingest_file(
         return IngestOutcome(
             str(path), None, IndexingStatus.FAILED.value, error=f"cannot read file: {exc.strerror}"
         )
-    document = await register_document(
-        database,
-        tenant_id=tenant_id,
-        source_uri=source_uri,
-        file_name=path.name,
-        allowed_roles=roles,
-        size_bytes=size,
-        actor_id=actor_id,
-    )
+    try:
+        document = await register_document(
+            database,
+            tenant_id=tenant_id,
+            source_uri=source_uri,
+            file_name=path.name,
+            allowed_roles=roles,
+            size_bytes=size,
+            actor_id=actor_id,
+            lease=timedelta(seconds=settings.indexing_lease_seconds),
+        )
+    except ConflictError as exc:  # indexed right now by another process: leave its row alone
+        return IngestOutcome(str(path), None, IndexingStatus.FAILED.value, error=str(exc))
     if size > settings.max_document_bytes:
         # Refuse before reading an oversized file into memory.
         reason = (
@@ -371,6 +461,7 @@ async def _ingest_file(
             allowed_roles=roles,
             skip_unchanged=True,
             actor_id=actor_id,
+            parse_pool=pool,
         )
     except ConflictError as exc:  # indexed right now by another process: leave its row alone
         return IngestOutcome(str(path), document.id, IndexingStatus.FAILED.value, error=str(exc))

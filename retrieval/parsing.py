@@ -3,13 +3,18 @@
 Supported: PDF (pypdf; one block per page), DOCX (python-docx; one block per heading section,
 tables included), Markdown (one block per heading section), HTML (same, from h1–h6) and plain
 text. Every refusal is a :class:`~retrieval.errors.DocumentRejectedError` whose ``reason`` is
-stored on the Document row: empty, oversized, encrypted, corrupt, unsupported or textless files.
+stored on the Document row: empty, oversized, encrypted, corrupt, unsupported or textless files,
+and files whose work is out of bounds (:class:`ParseLimits`): a ZIP container (DOCX) that inflates
+too far (checked from its directory before anything is decompressed), a PDF with too many pages,
+or more extracted text than the cap. Time and memory are bounded by the process that runs this
+(:mod:`retrieval.parse_pool`).
 """
 
 from __future__ import annotations
 
 import io
 import re
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from html.parser import HTMLParser
@@ -18,7 +23,14 @@ from typing import Any
 
 from retrieval.errors import DocumentRejectedError
 
-__all__ = ["SUPPORTED_FILE_TYPES", "ParsedDocument", "TextBlock", "detect_file_type", "parse_document"]
+__all__ = [
+    "SUPPORTED_FILE_TYPES",
+    "ParseLimits",
+    "ParsedDocument",
+    "TextBlock",
+    "detect_file_type",
+    "parse_document",
+]
 
 SUPPORTED_FILE_TYPES = {
     ".pdf": "PDF",
@@ -52,6 +64,44 @@ class ParsedDocument:
     page_count: int | None = None
 
 
+@dataclass(frozen=True)
+class ParseLimits:
+    """How much work one file may cause (see the ``max_document_*`` settings).
+
+    Attributes:
+        max_unzipped_bytes: Total declared uncompressed size of a ZIP container's members.
+        max_compression_ratio: Uncompressed / compressed size allowed for a container that
+            inflates past ``ratio_floor_bytes`` (a text DOCX is ~10:1, a zip bomb ~1000:1).
+        ratio_floor_bytes: Containers inflating to less than this are not ratio-checked.
+        max_zip_members: Entries in a ZIP container.
+        max_pages: Pages of a PDF.
+        max_chars: Characters of extracted text, all blocks together.
+    """
+
+    max_unzipped_bytes: int = 64 * 1024 * 1024
+    max_compression_ratio: int = 100
+    ratio_floor_bytes: int = 8 * 1024 * 1024
+    max_zip_members: int = 5000
+    max_pages: int = 2000
+    max_chars: int = 2_000_000
+
+
+class _TextBudget:
+    """Counts extracted characters and refuses the file as soon as the cap is passed."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.used = 0
+
+    def take(self, text: str) -> str:
+        self.used += len(text)
+        if self.used > self.max_chars:
+            raise DocumentRejectedError(
+                f"more than {self.max_chars} characters of text (max_extracted_chars); split the document"
+            )
+        return text
+
+
 def detect_file_type(file_name: str) -> str:
     """``PDF``, ``DOCX``, ``TXT``, ``MARKDOWN`` or ``HTML`` from the file name, or a refusal."""
     suffix = PurePath(file_name).suffix.lower()
@@ -62,13 +112,16 @@ def detect_file_type(file_name: str) -> str:
     return SUPPORTED_FILE_TYPES[suffix]
 
 
-def parse_document(data: bytes, file_name: str, *, max_bytes: int) -> ParsedDocument:
+def parse_document(
+    data: bytes, file_name: str, *, max_bytes: int, limits: ParseLimits | None = None
+) -> ParsedDocument:
     """Parse ``data`` (the content of ``file_name``).
 
     Raises:
         DocumentRejectedError: The file is empty, larger than ``max_bytes``, encrypted, corrupt,
-            of an unsupported type, or has no extractable text.
+            of an unsupported type, has no extractable text, or exceeds ``limits``.
     """
+    limits = limits or ParseLimits()
     file_type = detect_file_type(file_name)
     if not data:
         raise DocumentRejectedError("file is empty")
@@ -76,10 +129,15 @@ def parse_document(data: bytes, file_name: str, *, max_bytes: int) -> ParsedDocu
         raise DocumentRejectedError(
             f"file is {len(data)} bytes; the limit is {max_bytes} bytes (max_document_bytes)", field="file"
         )
-    parser = {"PDF": _parse_pdf, "DOCX": _parse_docx, "TXT": _parse_text, "MARKDOWN": _parse_markdown}.get(
-        file_type, _parse_html
-    )
-    parsed = parser(data)
+    budget = _TextBudget(limits.max_chars)
+    if file_type == "PDF":
+        parsed = _parse_pdf(data, limits, budget)
+    elif file_type == "DOCX":
+        parsed = _parse_docx(data, limits, budget)
+    else:
+        parser = {"TXT": _parse_text, "MARKDOWN": _parse_markdown}.get(file_type, _parse_html)
+        parsed = parser(data)
+        budget.take("".join(b.text for b in parsed.blocks))
     blocks = [b for b in parsed.blocks if b.text.strip()]
     if not blocks:
         hint = " (a scanned PDF needs OCR first)" if file_type == "PDF" else ""
@@ -95,7 +153,7 @@ def _short(exc: BaseException) -> str:
 # ---- PDF ---------------------------------------------------------------------------------------
 
 
-def _parse_pdf(data: bytes) -> ParsedDocument:
+def _parse_pdf(data: bytes, limits: ParseLimits, budget: _TextBudget) -> ParsedDocument:
     from pypdf import PdfReader
 
     if b"%PDF-" not in data[:1024]:
@@ -111,8 +169,17 @@ def _parse_pdf(data: bytes) -> ParsedDocument:
                 raise DocumentRejectedError(
                     "PDF is encrypted (password protected); upload an unprotected copy"
                 )
+        # The page tree's declared /Count first (O(1)); then the real count, which walks the tree.
+        count = max(_declared_page_count(reader), 0)
+        if count <= limits.max_pages:
+            count = len(reader.pages)
+        if count > limits.max_pages:
+            raise DocumentRejectedError(
+                f"PDF has {count} pages; the limit is {limits.max_pages} (max_document_pages)"
+            )
         pages = [
-            TextBlock(page.extract_text() or "", page=number) for number, page in enumerate(reader.pages, 1)
+            TextBlock(budget.take(page.extract_text() or ""), page=number)
+            for number, page in enumerate(reader.pages, 1)
         ]
     except DocumentRejectedError:
         raise
@@ -120,6 +187,13 @@ def _parse_pdf(data: bytes) -> ParsedDocument:
         raise DocumentRejectedError(f"corrupt PDF: {_short(exc)}") from None
     author, created = _pdf_metadata(reader)
     return ParsedDocument("PDF", pages, author, created, page_count=len(pages))
+
+
+def _declared_page_count(reader: Any) -> int:
+    try:
+        return int(reader.trailer["/Root"]["/Pages"]["/Count"])
+    except Exception:  # missing or malformed: the real count decides
+        return -1
 
 
 def _pdf_metadata(reader: Any) -> tuple[str | None, datetime | None]:
@@ -146,15 +220,20 @@ _HEADING = re.compile(r"^(?:heading\s*(\d)|title)$", re.IGNORECASE)
 class _Sections:
     """Collects text under the current heading path."""
 
+    budget: _TextBudget | None = None
     blocks: list[TextBlock] = field(default_factory=list)
     headings: list[tuple[int, str]] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
 
     def heading(self, level: int, title: str) -> None:
         self.flush()
+        if self.budget is not None:
+            self.budget.take(title)
         self.headings = [(lvl, t) for lvl, t in self.headings if lvl < level] + [(level, title.strip())]
 
     def text(self, line: str) -> None:
+        if self.budget is not None:
+            self.budget.take(line)
         self.lines.append(line)
 
     def flush(self) -> None:
@@ -165,16 +244,44 @@ class _Sections:
         self.lines = []
 
 
-def _parse_docx(data: bytes) -> ParsedDocument:
+def _check_zip(data: bytes, limits: ParseLimits) -> None:
+    """Refuse a ZIP container that would inflate too far, from its central directory alone.
+
+    ``zipfile`` never yields more than a member's declared size, so a header that lies about it
+    gives a corrupt member, not a bigger one.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise DocumentRejectedError(f"corrupt DOCX: {_short(exc)}") from None
+    if len(members) > limits.max_zip_members:
+        raise DocumentRejectedError(f"DOCX has {len(members)} parts; the limit is {limits.max_zip_members}")
+    inflated = sum(m.file_size for m in members)
+    if inflated > limits.max_unzipped_bytes:
+        raise DocumentRejectedError(
+            f"DOCX inflates to {inflated} bytes; the limit is {limits.max_unzipped_bytes} bytes "
+            "(max_document_unzipped_bytes)"
+        )
+    ratio = inflated / max(1, len(data))
+    if inflated > limits.ratio_floor_bytes and ratio > limits.max_compression_ratio:
+        raise DocumentRejectedError(
+            f"DOCX inflates {ratio:.0f}:1 ({len(data)} → {inflated} bytes); the limit is "
+            f"{limits.max_compression_ratio}:1 (max_document_compression_ratio): a zip bomb?"
+        )
+
+
+def _parse_docx(data: bytes, limits: ParseLimits, budget: _TextBudget) -> ParsedDocument:
     import docx
 
     if data[:4] == b"\xd0\xcf\x11\xe0":
         raise DocumentRejectedError("DOCX is encrypted (password protected) or is a legacy .doc file")
     if data[:2] != b"PK":
         raise DocumentRejectedError("not a DOCX file (not a ZIP container)")
+    _check_zip(data, limits)
     try:
         document = docx.Document(io.BytesIO(data))
-        sections = _Sections()
+        sections = _Sections(budget)
         for item in document.iter_inner_content():
             if hasattr(item, "rows"):  # a table: one line per row
                 for row in item.rows:

@@ -17,8 +17,8 @@ from eawe.local_secrets import ensure_runtime_secrets
 from eawe.settings import Settings
 from eawe.telemetry.logs import register_settings_secrets
 from server import agent_protocol
+from server.body_limits import BodySizeLimitMiddleware, route_body_limits
 from server.console import mount_console
-from server.limits import BodySizeLimitMiddleware
 from server.observability import install_observability
 from server.problems import install_problem_handlers
 from server.resources import open_server_resources
@@ -74,7 +74,11 @@ def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: boo
     install_problem_handlers(app)
     # Studio posts JSON as text/plain; added first, so the body-size limit (outer) bounds its buffer.
     app.add_middleware(TextPlainJSONMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        route_limits=route_body_limits(settings),
+    )
     install_observability(app)  # request ids, HTTP metrics, OTel server spans (issue 11)
     if settings.cors_allow_origins:
         # Browser clients such as LangGraph Studio; credentials travel in headers, never cookies.

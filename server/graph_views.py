@@ -6,6 +6,7 @@ on the spot (subworkflow references resolved within the tenant).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,8 +36,13 @@ async def compile_draft(
         return hit.definition if hit else None
 
     registry = engine.resources.registry
-    validated = validate_definition(definition, registry, lookup_subworkflow=lookup)
-    return compile_workflow(validated, registry, subworkflows=lambda wid, v: resolved.get((wid, v)))
+
+    def build() -> CompiledStateGraph:
+        validated = validate_definition(definition, registry, lookup_subworkflow=lookup)
+        return compile_workflow(validated, registry, subworkflows=lambda wid, v: resolved.get((wid, v)))
+
+    # CPU-bound and growing with the graph: off the event loop.
+    return await asyncio.to_thread(build)
 
 
 async def compile_version(

@@ -1,118 +1,61 @@
-"""Request limits: a body-size cap (413) and a per-tenant rate limit on run creation (429).
+"""Request limits: definition size limits (422) and a per-tenant run rate limit (429).
 
-The rate limit counts the tenant's WorkflowRun rows created in the last minute, in
-PostgreSQL, so it holds across every API process without an in-memory counter.
+Body sizes are capped before anything is parsed by :mod:`server.body_limits`. The rate limit
+is a sliding one-minute window of run admissions in PostgreSQL
+(:mod:`eawe.db.repositories.run_admissions`), exact under concurrency and across API processes.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import timedelta
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from eawe.db.models import WorkflowRun, utcnow
-from server.problems import PROBLEM_CONTENT_TYPE, RateLimitedError
+from eawe.db.repositories.run_admissions import admit_run
+from eawe.errors import Problem, ValidationError
+from eawe.settings import Settings
+from server.problems import RateLimitedError
 
-__all__ = ["BodySizeLimitMiddleware", "enforce_run_rate_limit"]
-
-_WINDOW = timedelta(minutes=1)
-
-
-class _BodyTooLarge(Exception):
-    pass
+__all__ = ["enforce_definition_limits", "enforce_run_rate_limit"]
 
 
-class BodySizeLimitMiddleware:
-    """Refuse request bodies over ``max_bytes`` with 413, by header or by counting the stream."""
+def enforce_definition_limits(definition: Any, settings: Settings, field: str = "definition_graph") -> None:
+    """Refuse a definition with more nodes (or edges) than allowed, before it is validated.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
+    Validation and test-compilation grow with the graph; bounding the node count first bounds
+    the work of every request that stores or validates a definition.
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = 0
-                if declared > self.max_bytes:
-                    await self._reject(send)
-                    return
-        seen = 0
-        too_large = False
-        replaced = False
-
-        async def counting_receive() -> Message:
-            nonlocal seen, too_large
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    too_large = True
-                    raise _BodyTooLarge
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            # The app may turn the aborted read into its own error response; answer 413 instead.
-            nonlocal replaced
-            if not too_large:
-                await send(message)
-            elif message["type"] == "http.response.start" and not replaced:
-                replaced = True
-                await self._reject(send)
-
-        try:
-            await self.app(scope, counting_receive, guarded_send)
-        except _BodyTooLarge:
-            if not replaced:
-                await self._reject(send)
-
-    async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "type": "about:blank",
-                "title": "Request body too large",
-                "status": 413,
-                "detail": f"request body exceeds the limit of {self.max_bytes} bytes",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    Raises:
+        ValidationError: Naming ``definition_graph.nodes`` or ``definition_graph.edges``.
+    """
+    if not isinstance(definition, Mapping):
+        return  # the validator names the shape problem
+    limit = settings.max_definition_nodes
+    for key, most in (("nodes", limit), ("edges", 4 * limit)):
+        items = definition.get(key)
+        if isinstance(items, Sequence) and not isinstance(items, str) and len(items) > most:
+            raise ValidationError(
+                Problem(
+                    field=f"{field}.{key}",
+                    message=f"has {len(items)} {key}; the limit is {most} (max_definition_nodes)",
+                )
+            )
 
 
 async def enforce_run_rate_limit(session: AsyncSession, tenant_id: str, per_minute: int) -> None:
-    """Raise 429 when ``tenant_id`` created ``per_minute`` runs or more in the last minute."""
+    """Admit one run for ``tenant_id`` or raise 429 (``per_minute`` runs a minute per tenant, exact).
+
+    The admission is recorded in its own transaction (``session`` is only used for its
+    connection's engine), so it holds whatever the caller does next.
+    """
     if per_minute <= 0:
         return
-    since = utcnow() - _WINDOW
-    recent = await session.scalar(
-        select(func.count()).where(WorkflowRun.tenant_id == tenant_id, WorkflowRun.created_at > since)
-    )
-    if int(recent or 0) >= per_minute:
-        oldest = await session.scalar(
-            select(func.min(WorkflowRun.created_at)).where(
-                WorkflowRun.tenant_id == tenant_id, WorkflowRun.created_at > since
-            )
-        )
-        wait = max(1, int(((oldest or utcnow()) + _WINDOW - utcnow()).total_seconds()) + 1)
+    async with AsyncSession(session.bind, expire_on_commit=False) as own, own.begin():
+        wait = await admit_run(own, tenant_id, per_minute)
+    if wait is not None:
         raise RateLimitedError(
             f"run creation is limited to {per_minute} per minute per tenant; retry later",
-            retry_after_seconds=wait,
+            retry_after_seconds=max(1, math.ceil(wait)),
         )

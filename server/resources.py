@@ -102,7 +102,7 @@ async def open_server_resources(
         database = await open_database(settings, conninfo=conninfo)
         stack.push_async_callback(database.dispose)
         await stack.enter_async_context(running_sealer(settings, database.sqlalchemy_url))  # audit sealer
-        rag = await stack.enter_async_context(open_rag(settings))
+        rag = await stack.enter_async_context(open_rag(settings, database))
         engine = await open_engine(
             settings,
             database,

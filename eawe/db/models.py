@@ -43,6 +43,7 @@ __all__ = [
     "IndexingStatus",
     "NodeExecution",
     "Role",
+    "RunAdmission",
     "RunStatus",
     "RunStreamEvent",
     "RunTraceContext",
@@ -603,3 +604,14 @@ class RunTraceContext(Base):
         "tracestate", Text, nullable=False, default="", server_default=text("''")
     )
     created_at: Mapped[datetime] = _ts("createdAt")
+
+
+class RunAdmission(Base):
+    """A run admitted by the per-tenant run rate limit (see ``eawe.db.repositories.run_admissions``)."""
+
+    __tablename__ = "RunAdmission"
+    __table_args__ = (Index("RunAdmission_tenantId_admittedAt_idx", "tenantId", "admittedAt"),)
+
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = mapped_column("tenantId", Text, nullable=False)
+    admitted_at: Mapped[datetime] = _ts("admittedAt")

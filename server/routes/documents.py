@@ -1,24 +1,26 @@
 """``/v1/documents`` and ``/v1/search``: the tenant's knowledge base, filtered by the caller's groups.
 
-Uploading answers 202 at once; indexing runs in the background and the document's ``status``
-moves PENDING → INDEXING → COMPLETED | FAILED. Administrators see every document of the
-tenant; everyone else sees the documents whose ``allowed_roles`` share one of their groups.
-Search always uses the caller's own tenant and groups, whatever their role.
+Uploading answers 202 at once; indexing runs in the background (parsing in a limited parser
+process) and the document's ``status`` moves PENDING → INDEXING → COMPLETED | FAILED.
+Administrators see and manage every document of the tenant; everyone else sees the documents
+whose ``allowed_roles`` share one of their groups and manages (replaces, deletes) those whose
+groups are all theirs. A document the caller cannot see does not exist for it: GET and DELETE
+answer 404, and an upload whose ``source_uri`` (or file name) collides with it gets a 409 that
+says nothing about it. Search always uses the caller's own tenant and groups, whatever their role.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from datetime import timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
-from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from eawe.db.models import Document, IndexingStatus, Role
-from eawe.db.pagination import paginate
-from eawe.db.repositories.documents import clean_allowed_roles, document_public
-from eawe.errors import ConflictError, NotFoundError, Problem, ValidationError
+from eawe.db.models import IndexingStatus, Role
+from eawe.db.repositories import documents as repo
+from eawe.db.repositories.documents import DocumentAccess, clean_allowed_roles, document_public
+from eawe.errors import PermissionDeniedError, Problem, ValidationError
 from retrieval import PermissionFilter, index_document, register_document, remove_document
 from server.deps import PageParamsDep, Principal, Requires, ResourcesDep, SessionDep
 from server.problems import problem_response
@@ -34,18 +36,10 @@ search_router = APIRouter(tags=["search"])
 _READ_CHUNK = 1024 * 1024
 
 
-def _visible(stmt: Select[Any], principal: Principal) -> Select[Any]:
+def _access(principal: Principal) -> DocumentAccess:
     if principal.role == Role.ADMINISTRATOR:
-        return stmt
-    return stmt.where(Document.allowed_roles.overlap(list(principal.groups)))
-
-
-async def _visible_document(session: AsyncSession, principal: Principal, document_id: str) -> Document:
-    stmt = select(Document).where(Document.tenant_id == principal.tenant_id, Document.id == document_id)
-    row = await session.scalar(_visible(stmt, principal))
-    if row is None:
-        raise NotFoundError("document", document_id)
-    return row
+        return DocumentAccess.unrestricted()
+    return DocumentAccess.for_groups(principal.groups)
 
 
 def _parse_roles(raw: list[str]) -> list[str]:
@@ -85,6 +79,7 @@ async def _index_in_background(
         store=resources.rag.store,
         allowed_roles=roles,
         actor_id=actor_id,
+        parse_pool=resources.rag.parse_pool,
     )
 
 
@@ -93,7 +88,11 @@ async def _index_in_background(
     status_code=202,
     response_model=DocumentOut,
     summary="Upload a document (indexed in the background)",
-    responses={413: {"description": "File larger than max_document_bytes"}},
+    responses={
+        403: {"description": "The source names a visible document shared with groups you are not in"},
+        409: {"description": "The source is taken by a document you cannot see, or is being indexed"},
+        413: {"description": "File larger than max_document_bytes"},
+    },
 )
 async def upload(
     principal: Requires.DOCUMENTS_WRITE,
@@ -128,9 +127,9 @@ async def upload(
         allowed_roles=roles,
         size_bytes=len(data),
         actor_id=principal.user_id,
+        access=_access(principal),
+        lease=timedelta(seconds=resources.settings.indexing_lease_seconds),
     )
-    if document.status == IndexingStatus.INDEXING:
-        raise ConflictError(f"document {document.id} is being indexed right now; retry later", field="file")
     resources.rag.tasks.spawn(
         _index_in_background(resources, document.id, data, principal.tenant_id, roles, principal.user_id),
         name=f"index-document-{document.id}",
@@ -145,10 +144,14 @@ async def list_(
     page: PageParamsDep,
     status: Annotated[IndexingStatus | None, Query()] = None,
 ) -> PageOut[DocumentOut]:
-    stmt = _visible(select(Document).where(Document.tenant_id == principal.tenant_id), principal)
-    if status is not None:
-        stmt = stmt.where(Document.status == status)
-    result = await paginate(session, stmt, Document.id, limit=page.limit, cursor=page.cursor)
+    result = await repo.list_documents(
+        session,
+        principal.tenant_id,
+        access=_access(principal),
+        status=status,
+        limit=page.limit,
+        cursor=page.cursor,
+    )
     return PageOut[DocumentOut](
         items=[DocumentOut.model_validate(document_public(d)) for d in result.items],
         next_cursor=result.next_cursor,
@@ -158,14 +161,28 @@ async def list_(
 @router.get("/{document_id}", response_model=DocumentOut, summary="Get a document")
 async def get(document_id: str, principal: Requires.DOCUMENTS_READ, session: SessionDep) -> DocumentOut:
     return DocumentOut.model_validate(
-        document_public(await _visible_document(session, principal, document_id))
+        document_public(
+            await repo.get_visible_document(session, principal.tenant_id, document_id, _access(principal))
+        )
     )
 
 
-@router.delete("/{document_id}", status_code=204, response_class=Response, summary="Delete a document")
+@router.delete(
+    "/{document_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a document",
+    responses={403: {"description": "The document is shared with groups you are not in"}},
+)
 async def delete(document_id: str, principal: Requires.DOCUMENTS_WRITE, resources: ResourcesDep) -> Response:
+    access = _access(principal)
     async with resources.database.session() as session:
-        await _visible_document(session, principal, document_id)
+        document = await repo.get_visible_document(session, principal.tenant_id, document_id, access)
+    if not access.manages(document):
+        raise PermissionDeniedError(
+            f"document {document_id} is also shared with groups you are not in; "
+            "only an administrator may delete it"
+        )
     await remove_document(
         document_id,
         permission_filter=PermissionFilter(principal.tenant_id, principal.groups),

@@ -16,6 +16,7 @@ from eawe.db.pagination import paginate
 from eawe.db.repositories import workflows as repo
 from server.deps import PageParamsDep, Requires, ResourcesDep, SessionDep
 from server.graph_views import compile_draft, compile_version
+from server.limits import enforce_definition_limits
 from server.schemas.common import PageOut
 from server.schemas.workflows import (
     GraphOut,
@@ -40,6 +41,7 @@ def _out(row: WorkflowDefinition) -> WorkflowOut:
 async def validate(
     body: ValidateIn, principal: Requires.WORKFLOWS_WRITE, resources: ResourcesDep
 ) -> ValidationOut:
+    enforce_definition_limits(body.definition_graph, resources.settings)
     validated = await resources.engine.validate(principal.tenant_id, body.definition_graph)
     return ValidationOut(
         valid=True,
@@ -52,6 +54,7 @@ async def validate(
 async def create(
     body: WorkflowCreate, principal: Requires.WORKFLOWS_WRITE, resources: ResourcesDep
 ) -> WorkflowOut:
+    enforce_definition_limits(body.definition_graph, resources.settings)
     await resources.engine.validate(principal.tenant_id, body.definition_graph)
     async with resources.database.transaction() as session:
         row = await repo.create_workflow(
@@ -89,6 +92,7 @@ async def update(
 ) -> WorkflowOut:
     changes = body.model_dump(exclude_unset=True)
     if changes.get("definition_graph") is not None:
+        enforce_definition_limits(changes["definition_graph"], resources.settings)
         await resources.engine.validate(principal.tenant_id, changes["definition_graph"])
     else:
         changes.pop("definition_graph", None)

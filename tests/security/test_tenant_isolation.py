@@ -39,6 +39,12 @@ async def _their_world(client: httpx.AsyncClient, app: FastAPI, tenant: ApiTenan
     checkpoint_id = paused["current_state"]["checkpoint_id"]
     thread = await client.post("/threads", headers=tenant.operator, json={"metadata": {"who": "theirs"}})
     assert thread.status_code == 200, thread.text
+    cron = await client.post(
+        f"/threads/{thread.json()['thread_id']}/runs/crons",
+        headers=tenant.operator,
+        json={"assistant_id": workflow_id, "schedule": "0 0 1 1 *", "input": {"topic": "yearly"}},
+    )
+    assert cron.status_code == 200, cron.text
     doc = await client.post(
         "/v1/documents",
         headers=tenant.admin,
@@ -80,6 +86,7 @@ async def _their_world(client: httpx.AsyncClient, app: FastAPI, tenant: ApiTenan
             "user_id": user.json()["id"],
             "key_id": key.json()["id"],
             "reserved_thread_id": thread.json()["thread_id"],
+            "cron_id": cron.json()["cron_id"],
         },
     )
 
@@ -99,6 +106,8 @@ _BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/threads/{thread_id}/runs/wait"): {"command": {"resume": {"decision": "approve"}}},
     ("POST", "/threads/{thread_id}/runs/stream"): {"command": {"resume": {"decision": "approve"}}},
     ("PATCH", "/threads/{thread_id}"): {"metadata": {"hijacked": True}},
+    ("POST", "/threads/{thread_id}/runs/crons"): {"assistant_id": "x", "schedule": "0 0 1 1 *"},
+    ("PATCH", "/runs/crons/{cron_id}"): {"enabled": False},
     ("POST", "/threads/{thread_id}/state"): {"values": {"hijacked": True}},
     ("POST", "/threads/{thread_id}/state/checkpoint"): {"checkpoint": {"checkpoint_id": "x"}},
     ("PATCH", "/assistants/{assistant_id}"): {"metadata": {"hijacked": True}},

@@ -8,10 +8,12 @@ transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eawe.audit import ActorType, append_audit
@@ -21,19 +23,59 @@ from eawe.db.pagination import Page, paginate
 from eawe.errors import ConflictError, NotFoundError, Problem, ValidationError
 
 __all__ = [
-    "INDEXING_STALE_AFTER",
+    "DEFAULT_INDEXING_LEASE",
+    "DocumentAccess",
     "clean_allowed_roles",
     "create_document",
     "delete_document",
     "document_public",
     "find_document_by_source_uri",
     "get_document",
+    "get_visible_document",
+    "lease_is_live",
     "list_documents",
     "set_document_status",
 ]
 
-INDEXING_STALE_AFTER = timedelta(minutes=15)
-"""An INDEXING row untouched this long is taken to belong to a dead worker and may be taken over."""
+DEFAULT_INDEXING_LEASE = timedelta(seconds=60)
+"""An INDEXING row whose lease (``updatedAt``, renewed by the indexer's heartbeat) is older than this
+belongs to a dead indexer: it may be taken over, and the sweeper fails it."""
+
+
+@dataclass(frozen=True)
+class DocumentAccess:
+    """What a principal may do with documents: see those sharing a group, manage those it fully covers.
+
+    ``groups=None`` is unrestricted (an administrator, or the system itself, e.g. ``eawe ingest``).
+    A non-administrator *sees* a document whose ``allowed_roles`` share one of its groups, and
+    *manages* (replaces, deletes) one whose every group is among its own: replacing text that
+    another group's members read is for an administrator.
+    """
+
+    groups: frozenset[str] | None
+
+    @classmethod
+    def unrestricted(cls) -> DocumentAccess:
+        return cls(None)
+
+    @classmethod
+    def for_groups(cls, groups: Sequence[str]) -> DocumentAccess:
+        return cls(frozenset(groups))
+
+    def sees(self, document: Document) -> bool:
+        return self.groups is None or bool(self.groups.intersection(document.allowed_roles or []))
+
+    def manages(self, document: Document) -> bool:
+        return self.groups is None or (
+            self.sees(document) and set(document.allowed_roles or []) <= self.groups
+        )
+
+    def filter(self, stmt: Select[Any]) -> Select[Any]:
+        """``stmt`` (over Document) limited to the documents this access sees."""
+        if self.groups is None:
+            return stmt
+        return stmt.where(Document.allowed_roles.overlap(sorted(self.groups)))
+
 
 _MAX_ERROR = 2000
 
@@ -95,8 +137,14 @@ async def create_document(
         allowed_roles=roles,
         size_bytes=size_bytes,
     )
-    session.add(document)
-    await session.flush()
+    try:
+        async with session.begin_nested():  # a concurrent upload of the same source: 409, not 500
+            session.add(document)
+            await session.flush()
+    except IntegrityError:
+        raise ConflictError(
+            f"a document with source_uri {source_uri!r} already exists", field="source_uri"
+        ) from None
     await append_audit(
         session,
         tenant_id=tenant_id,
@@ -121,6 +169,17 @@ async def get_document(
     return document
 
 
+async def get_visible_document(
+    session: AsyncSession, tenant_id: str, document_id: str, access: DocumentAccess
+) -> Document:
+    """The document if ``access`` sees it, else NotFoundError (a hidden document does not exist)."""
+    stmt = select(Document).where(Document.tenant_id == tenant_id, Document.id == document_id)
+    document = await session.scalar(access.filter(stmt))
+    if document is None:
+        raise NotFoundError("document", document_id)
+    return document
+
+
 async def find_document_by_source_uri(
     session: AsyncSession, tenant_id: str, source_uri: str
 ) -> Document | None:
@@ -133,15 +192,23 @@ async def list_documents(
     session: AsyncSession,
     tenant_id: str,
     *,
+    access: DocumentAccess | None = None,
     status: IndexingStatus | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page[Document]:
-    """The tenant's documents, newest first."""
-    stmt = select(Document).where(Document.tenant_id == tenant_id)
+    """The tenant's documents that ``access`` sees (default: all), newest first."""
+    stmt = (access or DocumentAccess.unrestricted()).filter(
+        select(Document).where(Document.tenant_id == tenant_id)
+    )
     if status is not None:
         stmt = stmt.where(Document.status == status)
     return await paginate(session, stmt, Document.id, limit=limit, cursor=cursor)
+
+
+def lease_is_live(document: Document, lease: timedelta) -> bool:
+    """Whether an INDEXING document's indexer renewed its lease within ``lease``."""
+    return utcnow() - document.updated_at < lease
 
 
 async def set_document_status(
@@ -158,17 +225,19 @@ async def set_document_status(
     created_at_source: datetime | None = None,
     allowed_roles: Sequence[str] | None = None,
     actor_id: str | None = None,
+    lease: timedelta = DEFAULT_INDEXING_LEASE,
 ) -> Document:
     """Move a document to ``status`` (row locked), recording the outcome.
 
-    INDEXING is refused while another indexing of the same document is live (ConflictError);
+    INDEXING is refused while another indexing of the same document holds its ``lease``
+    (ConflictError);
     COMPLETED requires ``chunk_count`` and comes only from INDEXING; FAILED requires ``error``.
     """
     document = await get_document(session, tenant_id, document_id, for_update=True)
     now = utcnow()
     current = document.status
     if status is IndexingStatus.INDEXING:
-        if current is IndexingStatus.INDEXING and now - document.updated_at < INDEXING_STALE_AFTER:
+        if current is IndexingStatus.INDEXING and lease_is_live(document, lease):
             raise ConflictError(f"document {document_id!r} is already being indexed", field="status")
     elif status is IndexingStatus.COMPLETED:
         if current is not IndexingStatus.INDEXING:
@@ -178,7 +247,7 @@ async def set_document_status(
     elif status is IndexingStatus.FAILED:
         if not error:
             raise ValidationError(Problem(field="error", message="a reason is required for FAILED"))
-    elif current is IndexingStatus.INDEXING and now - document.updated_at < INDEXING_STALE_AFTER:
+    elif current is IndexingStatus.INDEXING and lease_is_live(document, lease):
         raise ConflictError(f"document {document_id!r} is being indexed", field="status")
 
     document.status = status
