@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from eawe.db.models import Role
-from tests.conftest import TEST_CREDENTIAL_KEYS
+from tests.conftest import TEST_AUDIT_SIGNING_KEYS, TEST_CREDENTIAL_KEYS
 from tests.security.hostile_files import slow_pdf
 
 LEASE_SECONDS = 3
@@ -45,6 +45,7 @@ def _serve(conninfo: str, data_dir: Path, port: int) -> Iterator[subprocess.Pope
         EAWE_DATA_DIR=str(data_dir),
         EAWE_CREDENTIAL_KEYS=TEST_CREDENTIAL_KEYS,
         EAWE_JWT_SECRET="crash-test-secret-0123456789abcdef",
+        EAWE_AUDIT_SIGNING_KEYS=TEST_AUDIT_SIGNING_KEYS,
         EAWE_INDEXING_LEASE_SECONDS=str(LEASE_SECONDS),
     )
     process = subprocess.Popen(

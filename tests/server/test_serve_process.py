@@ -28,7 +28,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from psycopg import sql
 
 from eawe.db.models import Role
-from tests.conftest import TEST_CREDENTIAL_KEYS, _swap_dbname
+from tests.conftest import TEST_AUDIT_SIGNING_KEYS, TEST_CREDENTIAL_KEYS, _swap_dbname
 from tests.server.sample_workflows import fetch_then_finish
 
 EAWE = [sys.executable, "-m", "eawe.cli"]
@@ -138,6 +138,7 @@ def _env(database_conninfo: str, data_dir: Path, **extra: str) -> dict[str, str]
         EAWE_DATA_DIR=str(data_dir),
         EAWE_CREDENTIAL_KEYS=TEST_CREDENTIAL_KEYS,
         EAWE_JWT_SECRET=JWT,
+        EAWE_AUDIT_SIGNING_KEYS=TEST_AUDIT_SIGNING_KEYS,
         **extra,
     )
     return env
@@ -326,7 +327,12 @@ def test_a_worker_process_serves_its_own_metrics_on_its_port(database_conninfo: 
     port = _free_port()
     env = _env(database_conninfo, tmp_path / "data", EAWE_WORKER_METRICS_PORT=str(port))
     worker = subprocess.Popen(
-        [*EAWE, "worker"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        [*EAWE, "worker", "--no-retrieval"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         give_up = time.monotonic() + 90

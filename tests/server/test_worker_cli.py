@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import TEST_CREDENTIAL_KEYS
+from tests.conftest import TEST_AUDIT_SIGNING_KEYS, TEST_CREDENTIAL_KEYS
 
 EAWE = [sys.executable, "-m", "eawe.cli"]
 
@@ -31,6 +31,7 @@ def _env(conninfo: str, data_dir: Path) -> dict[str, str]:
         EAWE_DATA_DIR=str(data_dir),
         EAWE_CREDENTIAL_KEYS=TEST_CREDENTIAL_KEYS,
         EAWE_JWT_SECRET="worker-test-secret-0123456789abcdef",
+        EAWE_AUDIT_SIGNING_KEYS=TEST_AUDIT_SIGNING_KEYS,
         COLUMNS="60",  # a narrow terminal must not wrap the reason
     )
     return env
