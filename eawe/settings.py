@@ -40,6 +40,9 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("DATABASE_URL", "EAWE_DATABASE_URL")
     )
     db_pool_size: int = 10
+    embedded_postgres_check_seconds: float = Field(
+        default=2.0, gt=0, description="How often `serve` checks that its embedded PostgreSQL is alive"
+    )
 
     # --- vector store ---
     qdrant_url: str | None = Field(

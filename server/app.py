@@ -16,8 +16,10 @@ from fastapi.routing import APIRoute
 from eawe.local_secrets import ensure_runtime_secrets
 from eawe.settings import Settings
 from server import agent_protocol
+from server.error_boundary import ErrorBoundaryMiddleware
 from server.limits import BodySizeLimitMiddleware
 from server.problems import install_problem_handlers
+from server.request_hygiene import TextHygieneMiddleware
 from server.resources import open_server_resources
 from server.routes import V1_ROUTERS, health
 
@@ -67,7 +69,10 @@ def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: boo
     app.state.settings = settings
     app.state.resources = None
     install_problem_handlers(app)
+    # Added innermost first: CORS > error boundary > body size cap > text hygiene > routes.
+    app.add_middleware(TextHygieneMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(ErrorBoundaryMiddleware)
     if settings.cors_allow_origins:
         # Browser clients such as LangGraph Studio; credentials travel in headers, never cookies.
         app.add_middleware(

@@ -2,7 +2,7 @@
 
 Every error body has ``type``, ``title``, ``status`` and ``detail``; input errors add
 ``errors: [{"field", "message", "node_id"?, "location"?}]`` so a client can point at the
-offending field. Unexpected exceptions become a bare 500 that reveals nothing.
+offending field. Unexpected exceptions are answered by :mod:`server.error_boundary`.
 """
 
 from __future__ import annotations
@@ -129,14 +129,11 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, title, detail, headers=getattr(exc, "headers", None))
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    _log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem_response(500, "Internal error", "the server failed to handle this request")
-
-
 def install_problem_handlers(app: FastAPI) -> None:
-    """Register the handlers that turn every error into problem+json."""
+    """Register the handlers that turn EAWE, validation and HTTP errors into problem+json.
+
+    Anything else is answered by :class:`server.error_boundary.ErrorBoundaryMiddleware`.
+    """
     app.add_exception_handler(EAWEError, _on_eawe_error)
     app.add_exception_handler(RequestValidationError, _on_request_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
-    app.add_exception_handler(Exception, _on_unexpected)

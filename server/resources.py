@@ -73,6 +73,32 @@ async def _running_worker(engine: RunEngine, concurrency: int) -> AsyncIterator[
         await task
 
 
+async def _watch_embedded_postgres(settings: Settings, stop: asyncio.Event) -> None:
+    """Restart the embedded PostgreSQL if it dies; until it is back, requests answer 503."""
+    from eawe.db.embedded import restart_embedded_postgres_if_down
+
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(restart_embedded_postgres_if_down, settings.data_dir)
+        except Exception:
+            _log.exception("restarting the embedded PostgreSQL failed; trying again")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=settings.embedded_postgres_check_seconds)
+        except TimeoutError:
+            pass
+
+
+@asynccontextmanager
+async def _embedded_postgres_watchdog(settings: Settings) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(_watch_embedded_postgres(settings, stop), name="eawe-postgres-watchdog")
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
 @asynccontextmanager
 async def open_server_resources(
     settings: Settings, *, auto_migrate: bool | None = None, run_worker: bool = True
@@ -91,6 +117,8 @@ async def open_server_resources(
                 _log.info("applied migration %s", name)
         database = await open_database(settings, conninfo=conninfo)
         stack.push_async_callback(database.dispose)
+        if settings.embedded_mode:
+            await stack.enter_async_context(_embedded_postgres_watchdog(settings))
         rag = await stack.enter_async_context(open_rag(settings))
         engine = await open_engine(
             settings,
