@@ -9,6 +9,7 @@ travel here.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -140,6 +141,9 @@ class NodeContext:
     run: RunContext
     prepared: Any = None
     write_stream: Callable[[Any], None] | None = None
+    effect_sequence: itertools.count[int] = field(default_factory=itertools.count, compare=False, repr=False)
+    """Numbers this attempt's external calls (0, 1, ...). A NodeContext is built per attempt, so a
+    re-executed node numbers its calls the same way and derives the same idempotency keys."""
 
     @property
     def tenant_id(self) -> str:

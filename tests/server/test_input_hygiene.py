@@ -31,7 +31,7 @@ def _raw_json(payload: str) -> bytes:
         (
             '{"name": "ok", "definition_graph": {"nodes": [{"id": "n\\u0000"}]}}',
             "definition_graph.nodes[0].id",
-        ),  # noqa: E501
+        ),
         ('{"name": "ok", "definition_graph": {"k\\u0000": 1}}', "definition_graph.k\ufffd"),
     ],
 )
