@@ -65,9 +65,12 @@ class ChatModelFactory(Protocol):
 
 
 class CredentialReader(Protocol):
-    """Reveals one of the tenant's stored credentials by id or name (not found → NotFoundError)."""
+    """Reveals one of the tenant's stored credentials by id or name (not found → NotFoundError),
+    only for a request to ``url`` with ``method`` that the credential is bound to."""
 
-    async def read_secret(self, name_or_id: str) -> str: ...
+    async def read_secret(
+        self, name_or_id: str, *, url: str | None = None, method: str | None = None
+    ) -> str: ...
 
 
 AuditSink = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -161,16 +164,18 @@ class NodeContext:
         """A chat model from the run's factory."""
         return self.run.chat_models(model=model, temperature=temperature)
 
-    async def secret(self, name_or_id: str) -> str:
-        """Reveal a stored credential of the run's tenant.
+    async def secret(self, name_or_id: str, *, url: str | None = None, method: str | None = None) -> str:
+        """Reveal a stored credential of the run's tenant, for a ``method`` request to ``url``.
 
         Raises:
             LookupError: The run has no credential access configured.
             eawe.errors.NotFoundError: No such credential in this tenant.
+            eawe.credential_scope.CredentialScopeError: The credential is not bound to that host
+                or method.
         """
         if self.run.credentials is None:
             raise LookupError(f"node {self.node_id!r}: this run has no credential store configured")
-        value = await self.run.credentials.read_secret(name_or_id)
+        value = await self.run.credentials.read_secret(name_or_id, url=url, method=method)
         self.run.scrubber.add(value)
         return value
 

@@ -140,7 +140,7 @@ async def perform_http_request(
     if not any(name.lower() == IDEMPOTENCY_HEADER.lower() for name in headers):
         headers[IDEMPOTENCY_HEADER] = key  # a key set in the definition (e.g. an order id) wins
     if request.credential:
-        secret = await ctx.secret(request.credential)
+        secret = await ctx.secret(request.credential, url=url, method=request.method)
         if request.auth == "bearer":
             headers["Authorization"] = f"Bearer {secret}"
         elif request.auth == "basic":

@@ -10,6 +10,7 @@ from agents.context import Principal, RunContext
 from checkpoints.events import RunEvent, publish_event
 from checkpoints.resources import EngineResources
 from eawe.audit import ActorType, append_audit
+from eawe.credential_scope import check_credential_target
 from eawe.db.models import Credential
 from eawe.db.repositories.users import get_user
 from eawe.errors import EAWEError, NotFoundError
@@ -38,7 +39,7 @@ class DatabaseCredentialReader:
         self._resources = resources
         self._tenant_id = tenant_id
 
-    async def read_secret(self, name_or_id: str) -> str:
+    async def read_secret(self, name_or_id: str, *, url: str | None = None, method: str | None = None) -> str:
         cipher = self._resources.cipher
         if cipher is None:
             raise LookupError("no credential keys are configured (EAWE_CREDENTIAL_KEYS)")
@@ -54,6 +55,8 @@ class DatabaseCredentialReader:
             )
         if row is None:
             raise NotFoundError("credential", name_or_id)
+        # The definition names the credential; where it may go was set by an administrator.
+        check_credential_target(name_or_id, row.allowed_hosts, row.allowed_methods, url, method)
         return cipher.decrypt(row.tenant_id, row.id, row.key_version, row.encrypted_value)
 
 

@@ -81,6 +81,16 @@ class Settings(BaseSettings):
     max_document_bytes: int = 20 * 1024 * 1024
     page_size_max: int = 200
     run_rate_limit_per_minute: int = 120
+    login_rate_limit_per_account: str = Field(
+        default="10/minute", description="Failed logins allowed per account ('limits' notation; '' = off)"
+    )
+    login_rate_limit_per_address: str = Field(
+        default="50/minute", description="Failed logins allowed per client address ('' = off)"
+    )
+    login_rate_limit_storage: str = Field(
+        default="memory://",
+        description="'limits' storage URI for login counters; a shared one (redis://...) across processes",
+    )
 
     # --- run workers ---
     worker_concurrency: int = Field(default=4, ge=1, description="Runs one worker executes at a time")

@@ -20,6 +20,7 @@ from checkpoints import RunEngine, RunWorker, open_engine, permissioned_retrieve
 from eawe.credentials import CredentialCipher
 from eawe.db.database import Database, open_database, resolve_conninfo
 from eawe.settings import Settings
+from server.login_throttle import LoginThrottle
 from server.rag import RagResources, open_rag
 
 __all__ = ["ServerResources", "get_resources", "open_server_resources"]
@@ -38,6 +39,7 @@ class ServerResources:
     cipher: CredentialCipher
     rag: RagResources
     engine: RunEngine
+    login_throttle: LoginThrottle
     verified_api_keys: OrderedDict[str, str] = field(default_factory=OrderedDict)
 
     def remember_api_key(self, digest: str, key_id: str) -> None:
@@ -135,4 +137,5 @@ async def open_server_resources(
             cipher=CredentialCipher(settings.parsed_credential_keys()),
             rag=rag,
             engine=engine,
+            login_throttle=LoginThrottle.from_settings(settings),
         )

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from server.schemas.common import ApiModel, UtcDatetime
 
-__all__ = ["AuditLogOut", "AuditVerificationOut", "CredentialCreate", "CredentialOut"]
+__all__ = [
+    "AuditLogOut",
+    "AuditVerificationOut",
+    "CredentialCreate",
+    "CredentialOut",
+    "CredentialScopeUpdate",
+]
+
+_HOSTS_DESCRIPTION = (
+    "Hosts the value may be sent to: 'host', 'host:port' or '*.domain' (subdomains). A tool node "
+    "that uses the credential against any other host is refused."
+)
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+HostEntry = Annotated[str, Field(min_length=1, max_length=260)]
 
 
 class CredentialCreate(BaseModel):
@@ -20,6 +33,19 @@ class CredentialCreate(BaseModel):
     value: str = Field(
         min_length=1, max_length=65536, description="The secret; encrypted at rest, never returned"
     )
+    allowed_hosts: list[HostEntry] = Field(min_length=1, max_length=50, description=_HOSTS_DESCRIPTION)
+    allowed_methods: list[HttpMethod] = Field(
+        default_factory=list, max_length=5, description="HTTP methods it may be sent with; empty = any"
+    )
+
+
+class CredentialScopeUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    allowed_hosts: list[HostEntry] | None = Field(
+        default=None, min_length=1, max_length=50, description=_HOSTS_DESCRIPTION
+    )
+    allowed_methods: list[HttpMethod] | None = Field(default=None, max_length=5)
 
 
 class CredentialOut(ApiModel):
@@ -28,6 +54,8 @@ class CredentialOut(ApiModel):
     type: str
     service_name: str
     key_version: int
+    allowed_hosts: list[str]
+    allowed_methods: list[str]
     created_at: UtcDatetime
     updated_at: UtcDatetime
 
