@@ -18,6 +18,7 @@ from eawe.settings import Settings
 from server import agent_protocol
 from server.error_boundary import ErrorBoundaryMiddleware
 from server.limits import BodySizeLimitMiddleware
+from server.openapi_contract import install_openapi_contract
 from server.problems import install_problem_handlers
 from server.request_hygiene import TextHygieneMiddleware
 from server.resources import open_server_resources
@@ -89,6 +90,7 @@ def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: boo
         v1.include_router(router)
     app.include_router(v1)
     app.include_router(agent_protocol.router)
+    install_openapi_contract(app)
     return app
 
 

@@ -78,7 +78,12 @@ async def list_(
     return PageOut[WorkflowOut](items=[_out(r) for r in result.items], next_cursor=result.next_cursor)
 
 
-@router.get("/{workflow_id}", response_model=WorkflowOut, summary="Get a workflow")
+@router.get(
+    "/{workflow_id}",
+    response_model=WorkflowOut,
+    summary="Get a workflow",
+    description="An archived workflow (after DELETE) is still returned, with `status` ARCHIVED.",
+)
 async def get(workflow_id: str, principal: Requires.WORKFLOWS_READ, session: SessionDep) -> WorkflowOut:
     return _out(await repo.get_workflow(session, principal.tenant_id, workflow_id))
 
@@ -101,7 +106,16 @@ async def update(
     return _out(row)
 
 
-@router.delete("/{workflow_id}", response_model=WorkflowOut, summary="Archive a workflow")
+@router.delete(
+    "/{workflow_id}",
+    response_model=WorkflowOut,
+    summary="Archive a workflow",
+    description=(
+        "Archives, never erases: runs keep their pinned versions, so the workflow stays readable "
+        "(GET answers 200 with `status` ARCHIVED) but can no longer be edited, published or run. "
+        "Answers the archived workflow; archiving it again changes nothing."
+    ),
+)
 async def delete(
     workflow_id: str, principal: Requires.WORKFLOWS_WRITE, resources: ResourcesDep
 ) -> WorkflowOut:

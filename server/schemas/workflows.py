@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from eawe.db.models import HITLStatus, RunStatus, WorkflowStatus
+from server.openapi_contract import DefinitionGraphIn
 from server.schemas.common import ApiModel, UtcDatetime
 
 __all__ = [
@@ -28,7 +30,9 @@ class WorkflowCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=4000)
-    definition_graph: dict[str, Any] = Field(description="The workflow definition JSON (nodes, edges, state)")
+    definition_graph: DefinitionGraphIn = Field(
+        description="The workflow definition JSON (nodes, edges, state)"
+    )
 
 
 class WorkflowUpdate(BaseModel):
@@ -36,14 +40,20 @@ class WorkflowUpdate(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=4000)
-    definition_graph: dict[str, Any] | None = None
+    definition_graph: DefinitionGraphIn | None = None
 
 
 class WorkflowOut(ApiModel):
     id: str
     name: str
     description: str | None
-    status: str
+    status: WorkflowStatus = Field(
+        description=(
+            "DRAFT until published, ACTIVE once a version is published, ARCHIVED after DELETE (or "
+            "/archive): still readable, since runs pin its versions, but no longer editable, "
+            "publishable or runnable"
+        )
+    )
     version: int = Field(description="The draft's edit counter")
     published_version: int | None = Field(description="The newest published version, if any")
     definition_graph: dict[str, Any]
@@ -64,7 +74,7 @@ class VersionOut(ApiModel):
 class ValidateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    definition_graph: dict[str, Any]
+    definition_graph: DefinitionGraphIn
 
 
 class ValidationOut(BaseModel):
@@ -93,7 +103,7 @@ class RunOut(ApiModel):
     workflow_id: str
     workflow_version: int
     graph_hash: str
-    status: str
+    status: RunStatus
     input: Any | None
     payload: Any | None = Field(description="The state values when the run last settled")
     state: Any | None = Field(description="Where the run is: next nodes, open interrupts, checkpoint id")
@@ -132,7 +142,7 @@ class HitlTaskOut(ApiModel):
     id: str
     workflow_run_id: str
     node_id: str
-    status: str
+    status: HITLStatus
     content_visible: bool = True
     task_data: Any
     original_agent_output: Any | None
