@@ -3,8 +3,8 @@
 PostgreSQL cannot store either (``text`` refuses U+0000; a lone surrogate cannot be encoded as
 UTF-8), so without this check such input surfaces deep in the data layer as a 500. One ASGI
 middleware checks every place text enters the API — the path, the query string, JSON bodies and
-URL-encoded forms (the login form is unauthenticated) — before any route runs, and names the
-offending field.
+URL-encoded forms (the login form is unauthenticated), multipart form fields and file names
+(:mod:`server.multipart_hygiene`) — before any route runs, and names the offending field.
 
 The common case stays cheap: a JSON body is parsed (once more) only when a byte scan finds an
 escape that could decode to NUL or a surrogate; a raw NUL byte or a raw surrogate is already
@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.multipart_hygiene import MultipartInspector
 from server.problems import PROBLEM_CONTENT_TYPE, field_path
 
 __all__ = ["TextHygieneMiddleware", "find_bad_text"]
@@ -112,10 +113,13 @@ class TextHygieneMiddleware:
         content_type = _header(scope, b"content-type").split(";")[0].strip().lower()
         is_json = content_type == "application/json" or content_type.endswith("+json")
         is_form = content_type == "application/x-www-form-urlencoded"
-        if errors or not (is_json or is_form):
-            if errors:
-                await _reject(send, errors)
-                return
+        if errors:
+            await _reject(send, errors)
+            return
+        if content_type == "multipart/form-data":
+            await self._multipart(scope, receive, send, _header(scope, b"content-type"))
+            return
+        if not (is_json or is_form):
             await self.app(scope, receive, send)
             return
 
@@ -136,6 +140,36 @@ class TextHygieneMiddleware:
             return
         replayed = _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
         await self.app(scope, replayed, send)
+
+    async def _multipart(self, scope: Scope, receive: Receive, send: Send, content_type: str) -> None:
+        inspector = MultipartInspector(content_type)
+        blocked = False
+
+        async def inspecting_receive() -> Message:
+            nonlocal blocked
+            message = await receive()
+            if message["type"] == "http.request":
+                inspector.feed(message.get("body", b""))
+                if not message.get("more_body", False) and inspector.errors:
+                    blocked = True
+                    raise _BadMultipart
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            # The app may answer the aborted read with its own error; the 422 is sent instead.
+            if not blocked:
+                await send(message)
+
+        try:
+            await self.app(scope, inspecting_receive, guarded_send)
+        except _BadMultipart:
+            pass
+        if blocked:
+            await _reject(send, inspector.errors)
+
+
+class _BadMultipart(Exception):
+    pass
 
 
 def _header(scope: Scope, name: bytes) -> str:

@@ -130,3 +130,30 @@ async def test_unhandled_error_is_problem_500_and_keeps_connection(app: FastAPI,
         assert await _request_on(reader, writer, parts.netloc, "/health") == 200
     finally:
         writer.close()
+
+
+async def test_multipart_form_fields_with_nul_are_422(client: httpx.AsyncClient, api_tenant) -> None:
+    tenant = await api_tenant()
+    response = await client.post(
+        "/v1/documents",
+        headers=tenant.admin,
+        files={"file": ("note.md", b"# hello\x00 binary bytes in a file are fine", "text/markdown")},
+        data={"allowed_roles": "Staff\x00", "source_uri": "s3://x"},
+    )
+    assert_problem(response, 422, "allowed_roles")
+    # httpx percent-encodes odd file names; a raw client can send the NUL byte itself.
+    raw = (
+        b"--b0undary\r\n"
+        b'Content-Disposition: form-data; name="file"; filename="no\x00te.md"\r\n'
+        b"Content-Type: text/markdown\r\n\r\n# hello\r\n"
+        b"--b0undary\r\n"
+        b'Content-Disposition: form-data; name="allowed_roles"\r\n\r\nStaff\r\n'
+        b"--b0undary--\r\n"
+    )
+    named = await client.post(
+        "/v1/documents",
+        headers=tenant.admin | {"content-type": "multipart/form-data; boundary=b0undary"},
+        content=raw,
+    )
+    problem = assert_problem(named, 422, "file")
+    assert "file name" in problem["detail"]
