@@ -76,6 +76,8 @@ _STATUS_TEXT = {
 }
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
 _PUBLIC_PATHS = {"/health", "/v1/auth/token", "/ok", "/info"}
+# Statuses particular to one operation, for routes that do not declare them themselves.
+_EXTRA_STATUSES = {("post", "/v1/runs"): {429}, ("post", "/v1/auth/token"): {401, 429}}
 
 
 def _problem(status: int, description: str | None = None) -> dict[str, Any]:
@@ -130,6 +132,7 @@ def _complete(spec: dict[str, Any]) -> dict[str, Any]:
                 statuses.add(413)
             if method in ("post", "put", "patch", "delete") and path not in _PUBLIC_PATHS:
                 statuses.add(409)
+            statuses |= _EXTRA_STATUSES.get((method, path), set())
             for status in sorted(statuses | {int(s) for s in responses if s.isdigit() and int(s) >= 400}):
                 declared = responses.get(str(status), {})
                 responses[str(status)] = _problem(status, declared.get("description"))

@@ -89,9 +89,9 @@ def _json_problems(body: bytes) -> list[dict[str, str]]:
         return []
     try:
         parsed = json.loads(body)
+        return find_bad_text(parsed)
     except (ValueError, RecursionError):
-        return []  # not JSON after all: the route's parser answers 422
-    return find_bad_text(parsed)
+        return []  # not JSON after all (or absurdly deep): the route's parser answers 422
 
 
 class TextHygieneMiddleware:

@@ -118,7 +118,7 @@ def _failures_for(schema: schemathesis.BaseSchema, headers: dict[str, str]) -> d
                 return
             try:
                 case.call_and_validate(headers=headers, checks=CHECKS, timeout=30)
-            except Exception as exc:  # a schemathesis failure group, or a transport error
+            except (Exception, BaseExceptionGroup) as exc:  # schemathesis' FailureGroup, or transport
                 failures[label] = f"{type(exc).__name__}: {str(exc).strip()[:600]}"
 
         exercise()
@@ -156,3 +156,4 @@ def test_document_states_errors_and_real_constraints(live_server: str) -> None:
                 assert {"401", "403", "404"} <= set(responses), (method, path)
     login = spec["paths"]["/v1/auth/token"]["post"]["responses"]
     assert "Retry-After" in login["429"]["headers"]
+    assert "Retry-After" in spec["paths"]["/v1/runs"]["post"]["responses"]["429"]["headers"]
