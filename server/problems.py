@@ -7,6 +7,7 @@ offending field. Unexpected exceptions are answered by :mod:`server.error_bounda
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -49,6 +50,16 @@ class RateLimitedError(EAWEError):
         super().__init__(message)
 
 
+class _ProblemJSONResponse(JSONResponse):
+    media_type = PROBLEM_CONTENT_TYPE
+
+    def render(self, content: Any) -> bytes:
+        # A message may quote the offending input; an unpaired surrogate in it must not turn the
+        # error into a 500 at encoding time.
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8", "replace")
+
+
 def problem_response(
     status: int,
     title: str,
@@ -66,7 +77,7 @@ def problem_response(
         body["errors"] = list(errors)
     if extra:
         body.update(extra)
-    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_CONTENT_TYPE)
+    return _ProblemJSONResponse(body, status_code=status, headers=headers)
 
 
 def field_path(loc: Sequence[Any]) -> tuple[str, str]:

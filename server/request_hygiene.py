@@ -7,7 +7,7 @@ URL-encoded forms (the login form is unauthenticated), multipart form fields and
 (:mod:`server.multipart_hygiene`) — before any route runs, and names the offending field.
 
 The common case stays cheap: a JSON body is parsed (once more) only when a byte scan finds an
-escape that could decode to NUL or a surrogate; a raw NUL byte or a raw surrogate is already
+escape (or encoded surrogate) that could decode to NUL or a surrogate; a raw NUL byte is already
 invalid JSON and left to the route's own parser.
 """
 
@@ -26,8 +26,9 @@ from server.problems import PROBLEM_CONTENT_TYPE, field_path
 
 __all__ = ["TextHygieneMiddleware", "find_bad_text"]
 
-# \u0000, or a \uD800-\uDFFF escape: the only ways JSON text can carry NUL or a surrogate.
-_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+# \u0000 or a \uD800-\uDFFF escape — or a surrogate encoded as (invalid) UTF-8 bytes, which
+# Python's json.loads decodes with "surrogatepass": every way a JSON body can carry one.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})|\xed[\xa0-\xbf]")
 _BAD_CHAR = re.compile("[\x00\ud800-\udfff]")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 
 from eawe.db.models import WorkflowDefinition, WorkflowDefinitionVersion, WorkflowStatus
@@ -18,6 +18,7 @@ from server.deps import PageParamsDep, Requires, ResourcesDep, SessionDep
 from server.graph_views import compile_draft, compile_version
 from server.schemas.common import PageOut
 from server.schemas.workflows import (
+    MAX_VERSION,
     GraphOut,
     ValidateIn,
     ValidationOut,
@@ -160,7 +161,10 @@ async def versions(
 
 @router.get("/{workflow_id}/versions/{version}", response_model=VersionOut, summary="One published version")
 async def get_version(
-    workflow_id: str, version: int, principal: Requires.WORKFLOWS_READ, session: SessionDep
+    workflow_id: str,
+    version: Annotated[int, Path(ge=1, le=MAX_VERSION)],
+    principal: Requires.WORKFLOWS_READ,
+    session: SessionDep,
 ) -> VersionOut:
     row = await repo.get_version(session, principal.tenant_id, workflow_id, version)
     return VersionOut.model_validate(repo.version_public(row))
@@ -171,7 +175,9 @@ async def graph(
     workflow_id: str,
     principal: Requires.WORKFLOWS_READ,
     resources: ResourcesDep,
-    version: Annotated[int | None, Query(ge=1, description="A published version; default: the draft")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=MAX_VERSION, description="A published version; default: the draft")
+    ] = None,
 ) -> GraphOut:
     async with resources.database.session() as session:
         workflow = await repo.get_workflow(session, principal.tenant_id, workflow_id)

@@ -11,6 +11,7 @@ from server.openapi_contract import DefinitionGraphIn
 from server.schemas.common import ApiModel, UtcDatetime
 
 __all__ = [
+    "MAX_VERSION",
     "GraphOut",
     "HitlDecisionIn",
     "HitlTaskOut",
@@ -23,6 +24,10 @@ __all__ = [
     "WorkflowOut",
     "WorkflowUpdate",
 ]
+
+
+MAX_VERSION = 2**31 - 1
+"""Versions are PostgreSQL ``integer`` columns; a larger number can name no version."""
 
 
 class WorkflowCreate(BaseModel):
@@ -95,7 +100,9 @@ class RunCreate(BaseModel):
 
     workflow_id: str = Field(min_length=1, max_length=100)
     input: dict[str, Any] = Field(default_factory=dict)
-    version: int | None = Field(default=None, ge=1, description="Published version to pin (default: newest)")
+    version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="Published version to pin (default: newest)"
+    )
 
 
 class RunOut(ApiModel):

@@ -48,6 +48,18 @@ async def test_json_body_with_nul_or_surrogate_is_422_naming_field(
     assert "NUL" in problem["detail"] or "surrogate" in problem["detail"]
 
 
+async def test_surrogate_sent_as_raw_bytes_is_422(client: httpx.AsyncClient, api_tenant) -> None:
+    # Python's json.loads decodes such bytes with "surrogatepass", so they must be caught too.
+    tenant = await api_tenant()
+    body = json.dumps({"definition_graph": {"state": {"k\ud8be": {}}}}, ensure_ascii=False)
+    response = await client.post(
+        "/v1/workflows/validate",
+        headers=tenant.designer | {"content-type": "application/json"},
+        content=body.encode("utf-8", "surrogatepass"),
+    )
+    assert_problem(response, 422, "definition_graph.state.k\ufffd")
+
+
 async def test_proper_surrogate_pair_is_accepted(client: httpx.AsyncClient, api_tenant) -> None:
     tenant = await api_tenant()
     body = json.dumps({"name": "smile \ud83d\ude00", "definition_graph": REVIEWED_DRAFT}).encode()

@@ -62,3 +62,26 @@ async def test_delete_archives_and_get_says_so(client: httpx.AsyncClient, api_te
         "/v1/runs", headers=tenant.operator, json={"workflow_id": workflow_id, "input": {}}
     )
     assert 400 <= refused.status_code < 500 and refused.status_code != 404, refused.text
+
+
+async def test_version_numbers_beyond_the_column_are_422(client: httpx.AsyncClient, api_tenant) -> None:
+    tenant = await api_tenant()
+    workflow_id = await create_and_publish(client, tenant.designer, _chain(2))
+    huge = 2**31
+    assert_problem(
+        await client.get(f"/v1/workflows/{workflow_id}/versions/{huge}", headers=tenant.admin), 422, "version"
+    )
+    assert_problem(
+        await client.get(
+            f"/v1/workflows/{workflow_id}/graph", params={"version": huge}, headers=tenant.admin
+        ),
+        422,
+        "version",
+    )
+    pinned = await client.post(
+        "/v1/runs", headers=tenant.operator, json={"workflow_id": workflow_id, "input": {}, "version": huge}
+    )
+    assert_problem(pinned, 422, "version")
+    assert (
+        await client.get(f"/v1/workflows/{workflow_id}/versions/1", headers=tenant.admin)
+    ).status_code == 200
