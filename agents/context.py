@@ -9,6 +9,7 @@ travel here.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -67,9 +68,12 @@ class ChatModelFactory(Protocol):
 
 
 class CredentialReader(Protocol):
-    """Reveals one of the tenant's stored credentials by id or name (not found → NotFoundError)."""
+    """Reveals one of the tenant's stored credentials by id or name (not found → NotFoundError),
+    only for a request to ``url`` with ``method`` that the credential is bound to."""
 
-    async def read_secret(self, name_or_id: str) -> str: ...
+    async def read_secret(
+        self, name_or_id: str, *, url: str | None = None, method: str | None = None
+    ) -> str: ...
 
 
 AuditSink = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -168,6 +172,9 @@ class NodeContext:
     run: RunContext
     prepared: Any = None
     write_stream: Callable[[Any], None] | None = None
+    effect_sequence: itertools.count[int] = field(default_factory=itertools.count, compare=False, repr=False)
+    """Numbers this attempt's external calls (0, 1, ...). A NodeContext is built per attempt, so a
+    re-executed node numbers its calls the same way and derives the same idempotency keys."""
 
     @property
     def tenant_id(self) -> str:
@@ -185,16 +192,18 @@ class NodeContext:
         """A chat model from the run's factory."""
         return self.run.chat_models(model=model, temperature=temperature)
 
-    async def secret(self, name_or_id: str) -> str:
-        """Reveal a stored credential of the run's tenant.
+    async def secret(self, name_or_id: str, *, url: str | None = None, method: str | None = None) -> str:
+        """Reveal a stored credential of the run's tenant, for a ``method`` request to ``url``.
 
         Raises:
             LookupError: The run has no credential access configured.
             eawe.errors.NotFoundError: No such credential in this tenant.
+            eawe.credential_scope.CredentialScopeError: The credential is not bound to that host
+                or method.
         """
         if self.run.credentials is None:
             raise LookupError(f"node {self.node_id!r}: this run has no credential store configured")
-        value = await self.run.credentials.read_secret(name_or_id)
+        value = await self.run.credentials.read_secret(name_or_id, url=url, method=method)
         self.run.scrubber.add(value)
         return value
 

@@ -3,25 +3,35 @@
 The scheme and host of a URL are fixed in the workflow definition; only the path and query may be
 templated, so graph state (or model output) can never point a request at another host. A stored
 credential is attached as a header and never appears in results, errors or logs.
+
+Every call carries an ``Idempotency-Key`` header derived from the LangGraph thread, the task's
+checkpoint namespace (node name and task id, which LangGraph derives from the checkpoint it runs
+from) and the call's number within the node attempt. A node re-executed after a crash, a retry or
+a recovery by another worker sends the same keys, so the receiver can drop the duplicates.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
+import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
 import httpx
+from langgraph.config import get_config
 from pydantic import Field, field_validator
 
 from agents.config_types import ConfigMarker, NodeConfig
 from agents.context import NodeContext
 from agents.templates import render_template, render_value
 
-__all__ = ["HttpRequest", "ToolCallError", "perform_http_request"]
+__all__ = ["IDEMPOTENCY_HEADER", "HttpRequest", "ToolCallError", "idempotency_key", "perform_http_request"]
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 _MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 _URL_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{[A-Za-z_][A-Za-z0-9_.-]*\}")
@@ -92,6 +102,25 @@ def _render_url(url: str, variables: Mapping[str, Any]) -> str:
     return origin + _URL_PLACEHOLDER.sub(substitute, rest)
 
 
+def idempotency_key(ctx: NodeContext) -> str:
+    """The key of the node attempt's next external call: stable across re-executions of the task.
+
+    Derived from the thread id, the task's checkpoint namespace (``node:task_id``, nested for
+    subgraphs) and the call's number within the attempt. Outside a LangGraph run there is no task
+    to be stable across, and a random key is returned.
+    """
+    sequence = next(ctx.effect_sequence)
+    try:
+        configurable = get_config().get("configurable") or {}
+    except RuntimeError:
+        return uuid.uuid4().hex
+    thread_id = configurable.get("thread_id") or ctx.run.run_id or ""
+    namespace = configurable.get("checkpoint_ns") or ""
+    task_id = configurable.get("__pregel_task_id") or ""
+    material = f"eawe.effect|{ctx.tenant_id}|{thread_id}|{namespace}|{task_id}|{ctx.node_id}|{sequence}"
+    return hashlib.sha256(material.encode()).hexdigest()[:40]
+
+
 async def perform_http_request(
     request: HttpRequest, variables: Mapping[str, Any], ctx: NodeContext
 ) -> dict[str, Any]:
@@ -107,8 +136,11 @@ async def perform_http_request(
     headers = {name: render_template(value, variables) for name, value in request.headers.items()}
     params = {key: render_value(value, variables) for key, value in request.query.items()}
     body = render_value(request.json_body, variables) if request.json_body is not None else None
+    key = idempotency_key(ctx)
+    if not any(name.lower() == IDEMPOTENCY_HEADER.lower() for name in headers):
+        headers[IDEMPOTENCY_HEADER] = key  # a key set in the definition (e.g. an order id) wins
     if request.credential:
-        secret = await ctx.secret(request.credential)
+        secret = await ctx.secret(request.credential, url=url, method=request.method)
         if request.auth == "bearer":
             headers["Authorization"] = f"Bearer {secret}"
         elif request.auth == "basic":

@@ -7,6 +7,7 @@ cache key, so publishing a new child version never changes a graph that is alrea
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -76,9 +77,18 @@ async def validate_for_tenant(
         hit = resolved.get((workflow_id, version))
         return hit.definition if hit else None
 
-    validated = validate_definition(definition, resources.registry, lookup_subworkflow=lookup)
-    compile_workflow(validated, resources.registry, subworkflows=lambda wid, v: resolved.get((wid, v)))
-    return validated
+    def check() -> ValidatedWorkflow:
+        validated = validate_definition(
+            definition,
+            resources.registry,
+            lookup_subworkflow=lookup,
+            recursion_limit=resources.recursion_limit,
+        )
+        compile_workflow(validated, resources.registry, subworkflows=lambda wid, v: resolved.get((wid, v)))
+        return validated
+
+    # Validating and test-compiling a large definition takes CPU time: off the event loop.
+    return await asyncio.to_thread(check)
 
 
 async def load_run_graph(
@@ -108,7 +118,12 @@ async def load_run_graph(
         return hit.definition if hit else None
 
     def build() -> tuple[CompiledStateGraph, ValidatedWorkflow]:
-        validated = validate_definition(row.definition_graph, resources.registry, lookup_subworkflow=lookup)
+        validated = validate_definition(
+            row.definition_graph,
+            resources.registry,
+            lookup_subworkflow=lookup,
+            recursion_limit=resources.recursion_limit,
+        )
         graph = compile_workflow(
             validated,
             resources.registry,

@@ -13,6 +13,7 @@ from agents.registry import NodeRegistry
 from checkpoints.code_graphs import CodeGraphRegistry
 from checkpoints.webhooks import WebhookSender
 from graphs.compiler import CompiledGraphCache
+from graphs.validation import DEFAULT_RECURSION_LIMIT
 
 if TYPE_CHECKING:
     import httpx
@@ -63,7 +64,7 @@ class EngineResources:
     events: RunEventHub | None = None
     lease_seconds: float = 60.0
     worker_id: str = field(default_factory=default_worker_id)
-    recursion_limit: int = 200
+    recursion_limit: int = DEFAULT_RECURSION_LIMIT
     graphs: CompiledGraphCache = field(default_factory=CompiledGraphCache)
     code_graphs: CodeGraphRegistry = field(default_factory=CodeGraphRegistry)
     """Graphs loaded from a ``langgraph.json`` (``Settings.graphs_config``), runnable by every tenant."""

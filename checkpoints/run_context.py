@@ -11,6 +11,7 @@ from agents.models.factory import CredentialChatModelFactory
 from checkpoints.events import RunEvent, publish_event
 from checkpoints.resources import EngineResources
 from eawe.audit import ActorType, append_audit
+from eawe.credential_scope import check_credential_target
 from eawe.db.models import Credential
 from eawe.db.repositories.tenant_models import get_tenant_model
 from eawe.db.repositories.usage import record_node_execution
@@ -41,7 +42,7 @@ class DatabaseCredentialReader:
         self._resources = resources
         self._tenant_id = tenant_id
 
-    async def read_secret(self, name_or_id: str) -> str:
+    async def read_secret(self, name_or_id: str, *, url: str | None = None, method: str | None = None) -> str:
         cipher = self._resources.cipher
         if cipher is None:
             raise LookupError("no credential keys are configured (EAWE_CREDENTIAL_KEYS)")
@@ -57,6 +58,8 @@ class DatabaseCredentialReader:
             )
         if row is None:
             raise NotFoundError("credential", name_or_id)
+        # The definition names the credential; where it may go was set by an administrator.
+        check_credential_target(name_or_id, row.allowed_hosts, row.allowed_methods, url, method)
         return cipher.decrypt(row.tenant_id, row.id, row.key_version, row.encrypted_value)
 
 

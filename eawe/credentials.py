@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eawe.audit import ActorType, append_audit
+from eawe.credential_scope import clean_allowed_hosts, clean_allowed_methods
 from eawe.db.ids import new_id
 from eawe.db.models import Credential
 from eawe.db.pagination import Page, paginate
@@ -35,6 +36,7 @@ __all__ = [
     "list_credentials",
     "reveal_credential",
     "rotate_credentials",
+    "update_credential_scope",
 ]
 
 _NONCE = 12
@@ -103,6 +105,8 @@ def credential_metadata(row: Credential) -> dict[str, Any]:
         "type": row.type,
         "service_name": row.service_name,
         "key_version": row.key_version,
+        "allowed_hosts": list(row.allowed_hosts or []),
+        "allowed_methods": list(row.allowed_methods or []),
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
@@ -117,13 +121,24 @@ async def create_credential(
     type: str,
     service_name: str,
     secret: str,
+    allowed_hosts: list[str] | None = None,
+    allowed_methods: list[str] | None = None,
     actor_id: str | None = None,
 ) -> Credential:
+    """Store a credential bound to ``allowed_hosts`` (none: usable nowhere until some are set)
+    and ``allowed_methods`` (none: any method)."""
     problems = [
         Problem(field=f, message="must not be empty")
         for f, v in (("type", type), ("service_name", service_name), ("value", secret))
         if not v or not v.strip()
     ]
+    hosts: list[str] = []
+    methods: list[str] = []
+    try:
+        hosts = clean_allowed_hosts(allowed_hosts or [])
+        methods = clean_allowed_methods(allowed_methods)
+    except ValidationError as exc:
+        problems.extend(exc.problems)
     if problems:
         raise ValidationError(problems)
     credential_id = new_id()
@@ -136,6 +151,8 @@ async def create_credential(
         service_name=service_name,
         encrypted_value=token,
         key_version=version,
+        allowed_hosts=hosts,
+        allowed_methods=methods,
     )
     session.add(row)
     await session.flush()
@@ -145,7 +162,46 @@ async def create_credential(
         action="CREDENTIAL_CREATED",
         actor_type=ActorType.USER if actor_id else ActorType.SYSTEM,
         actor_id=actor_id,
-        details={"credential_id": credential_id, "name": name, "service_name": service_name},
+        details={
+            "credential_id": credential_id,
+            "name": name,
+            "service_name": service_name,
+            "allowed_hosts": hosts,
+            "allowed_methods": methods,
+        },
+    )
+    return row
+
+
+async def update_credential_scope(
+    session: AsyncSession,
+    tenant_id: str,
+    credential_id: str,
+    *,
+    allowed_hosts: list[str] | None = None,
+    allowed_methods: list[str] | None = None,
+    actor_id: str | None = None,
+) -> Credential:
+    """Re-bind a credential to other hosts or methods (the value is unchanged); audit-logged."""
+    row = await get_credential(session, tenant_id, credential_id)
+    if allowed_hosts is not None:
+        if not allowed_hosts:
+            raise ValidationError(Problem("allowed_hosts", "name at least one host"))
+        row.allowed_hosts = clean_allowed_hosts(allowed_hosts)
+    if allowed_methods is not None:
+        row.allowed_methods = clean_allowed_methods(allowed_methods)
+    await session.flush()
+    await append_audit(
+        session,
+        tenant_id=tenant_id,
+        action="CREDENTIAL_SCOPE_CHANGED",
+        actor_type=ActorType.USER if actor_id else ActorType.SYSTEM,
+        actor_id=actor_id,
+        details={
+            "credential_id": credential_id,
+            "allowed_hosts": list(row.allowed_hosts or []),
+            "allowed_methods": list(row.allowed_methods or []),
+        },
     )
     return row
 

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("DATABASE_URL", "EAWE_DATABASE_URL")
     )
     db_pool_size: int = 10
+    embedded_postgres_check_seconds: float = Field(
+        default=2.0, gt=0, description="How often `serve` checks that its embedded PostgreSQL is alive"
+    )
 
     # --- vector store ---
     qdrant_url: str | None = Field(
@@ -136,6 +139,18 @@ class Settings(BaseSettings):
         default=None,
         description="A langgraph.json whose graphs every tenant may run beside its workflows "
         "(`eawe serve --graphs`)",
+    )
+
+    # --- login throttling ---
+    login_rate_limit_per_account: str = Field(
+        default="10/minute", description="Failed logins allowed per account ('limits' notation; '' = off)"
+    )
+    login_rate_limit_per_address: str = Field(
+        default="50/minute", description="Failed logins allowed per client address ('' = off)"
+    )
+    login_rate_limit_storage: str = Field(
+        default="memory://",
+        description="'limits' storage URI for login counters; a shared one (redis://...) across processes",
     )
 
     # --- run workers ---

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-__all__ = ["reachable_from", "reaching", "strongly_connected_components"]
+__all__ = ["longest_path_steps", "reachable_from", "reaching", "strongly_connected_components"]
 
 
 def reachable_from(start: str, successors: Mapping[str, Iterable[str]]) -> set[str]:
@@ -76,3 +76,45 @@ def strongly_connected_components(
                         break
                 components.append(sorted(component, key=order.__getitem__))
     return components
+
+
+def longest_path_steps(
+    start: str, goal: str, vertices: list[str], successors: Mapping[str, Iterable[str]]
+) -> tuple[int, list[str]]:
+    """The most vertices any ``start`` → ``goal`` path passes (endpoints excluded), and one such path.
+
+    A cycle counts as one pass through its vertices in the order found, so the answer is what a
+    run needs at least when it takes that branch; looping longer is decided at run time.
+    """
+    components = strongly_connected_components(vertices, successors)
+    component_of = {v: i for i, members in enumerate(components) for v in members}
+    # Tarjan emits a component after every component reachable from it, so one pass in emission
+    # order sees each successor's best length first. None: the goal is not reachable from it.
+    best: list[int | None] = [None] * len(components)
+    via: list[int | None] = [None] * len(components)
+    for index, members in enumerate(components):
+        longest = -1
+        for vertex in members:
+            for nxt in successors.get(vertex, ()):
+                if nxt == goal:
+                    longest = max(longest, 0)
+                    continue
+                target = component_of.get(nxt)
+                length = best[target] if target is not None and target != index else None
+                if length is not None and length > longest:
+                    longest, via[index] = length, target
+        best[index] = longest + len(members) if longest >= 0 else None
+    first: int | None = None
+    for nxt in successors.get(start, ()):
+        target = component_of.get(nxt)
+        length = best[target] if target is not None else None
+        if length is not None and (first is None or length > (best[first] or 0)):
+            first = target
+    if first is None:
+        return 0, []
+    path: list[str] = []
+    current: int | None = first
+    while current is not None:
+        path.extend(components[current])
+        current = via[current]
+    return best[first] or 0, path

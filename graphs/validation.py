@@ -5,7 +5,8 @@ id. Checked: the document shape, duplicate node ids, unknown node types (with th
 listed), each node's config against its type's model, references to undeclared state fields in
 configs, templates and conditions, references to nodes that do not exist (router targets,
 reject routes, fan-out targets), dangling edges, unreachable nodes, nodes with no path to END,
-cycles without an exit, and subworkflows (inline, or resolved by id, with cycle detection).
+cycles without an exit, paths longer than a run may take (LangGraph's recursion limit), and
+subworkflows (inline, or resolved by id, with cycle detection).
 """
 
 from __future__ import annotations
@@ -23,9 +24,19 @@ from agents.registry import NodeRegistry, NodeType, UnknownNodeTypeError
 from agents.templates import template_fields
 from eawe.errors import Problem, ValidationError
 from graphs.spec import END, START, EdgeSpec, NodeSpec, StateField, WorkflowDefinition, definition_hash
-from graphs.topology import reachable_from, reaching, strongly_connected_components
+from graphs.topology import longest_path_steps, reachable_from, reaching, strongly_connected_components
 
-__all__ = ["SubworkflowLookup", "ValidatedWorkflow", "check_definition", "validate_definition"]
+__all__ = [
+    "DEFAULT_RECURSION_LIMIT",
+    "SubworkflowLookup",
+    "ValidatedWorkflow",
+    "check_definition",
+    "validate_definition",
+]
+
+DEFAULT_RECURSION_LIMIT = 200
+"""LangGraph super-steps one invocation of a run may take; the engine passes it as
+``recursion_limit``, and validation refuses a graph whose path from START to END needs more."""
 
 SubworkflowLookup = Callable[[str, int | None], Mapping[str, Any] | None]
 """``lookup(workflow_id, version)`` → the definition JSON, or None when it does not exist."""
@@ -68,8 +79,13 @@ def _from_pydantic(exc: PydanticValidationError, prefix: str, node_id: str | Non
 
 class _Checker:
     def __init__(
-        self, registry: NodeRegistry, lookup: SubworkflowLookup | None, stack: tuple[str, ...]
+        self,
+        registry: NodeRegistry,
+        lookup: SubworkflowLookup | None,
+        stack: tuple[str, ...],
+        recursion_limit: int = DEFAULT_RECURSION_LIMIT,
     ) -> None:
+        self.recursion_limit = recursion_limit
         self.registry = registry
         self.lookup = lookup
         self.stack = stack
@@ -252,6 +268,23 @@ class _Checker:
             if node_id not in in_cycle:
                 index = self.nodes[node_id][0]
                 self.add(f"nodes[{index}]", "no path to END from this node", node_id)
+        if not self.problems:
+            self.path_length(successors)
+
+    def path_length(self, successors: dict[str, set[str]]) -> None:
+        # LangGraph counts one super-step per node on the path, plus one; a run whose path needs
+        # more than recursion_limit steps fails at run time, so refuse it now.
+        allowed = self.recursion_limit - 1
+        steps, path = longest_path_steps(START, END, list(self.nodes), successors)
+        if steps > allowed:
+            first_over = path[allowed]
+            self.add(
+                f"nodes[{self.nodes[first_over][0]}]",
+                f"the longest path from START to END passes {steps} nodes, but a run may take at most "
+                f"{allowed} steps (recursion limit {self.recursion_limit}); {first_over!r} is the first "
+                "node beyond it: move part of the chain into a subworkflow",
+                first_over,
+            )
 
     # --- node-type-specific rules (each type's ``check`` hook) ------------------------------
     def node_checks(self) -> None:
@@ -310,7 +343,11 @@ class _NodeCheck:
             stack = (*checker.stack, workflow_id)
         prefix = _join(self._where, field)
         for problem in check_definition(
-            child or {}, checker.registry, lookup_subworkflow=checker.lookup, _stack=stack
+            child or {},
+            checker.registry,
+            lookup_subworkflow=checker.lookup,
+            recursion_limit=checker.recursion_limit,
+            _stack=stack,
         ):
             checker.add(_join(prefix, problem.field), problem.message, node_id)
         return child or {}
@@ -321,12 +358,13 @@ def check_definition(
     registry: NodeRegistry,
     *,
     lookup_subworkflow: SubworkflowLookup | None = None,
+    recursion_limit: int = DEFAULT_RECURSION_LIMIT,
     _stack: tuple[str, ...] = (),
 ) -> list[Problem]:
     """Every problem of a definition (empty when it is valid)."""
     if not isinstance(raw, Mapping):
         return [Problem(field="definition", message="must be a JSON object")]
-    checker = _Checker(registry, lookup_subworkflow, _stack)
+    checker = _Checker(registry, lookup_subworkflow, _stack, recursion_limit)
     edges = checker.shape(raw)
     checker.configs_and_references()
     checker.edges_and_topology(edges)
@@ -335,7 +373,11 @@ def check_definition(
 
 
 def validate_definition(
-    raw: Any, registry: NodeRegistry, *, lookup_subworkflow: SubworkflowLookup | None = None
+    raw: Any,
+    registry: NodeRegistry,
+    *,
+    lookup_subworkflow: SubworkflowLookup | None = None,
+    recursion_limit: int = DEFAULT_RECURSION_LIMIT,
 ) -> ValidatedWorkflow:
     """Validate a definition JSON.
 
@@ -344,13 +386,16 @@ def validate_definition(
         registry: Node types to check against.
         lookup_subworkflow: Resolves ``subworkflow`` references by id; without it they are
             checked when the workflow is compiled.
+        recursion_limit: The ``recursion_limit`` runs get; longer paths are refused.
 
     Raises:
         eawe.errors.ValidationError: With every problem found.
     """
     if isinstance(raw, WorkflowDefinition):
         raw = raw.model_dump(mode="json", exclude_none=True)
-    problems = check_definition(raw, registry, lookup_subworkflow=lookup_subworkflow)
+    problems = check_definition(
+        raw, registry, lookup_subworkflow=lookup_subworkflow, recursion_limit=recursion_limit
+    )
     if problems:
         raise ValidationError(problems)
     definition = WorkflowDefinition.model_validate(raw)

@@ -19,8 +19,11 @@ from eawe.telemetry.logs import register_settings_secrets
 from server import agent_protocol
 from server.body_limits import BodySizeLimitMiddleware, route_body_limits
 from server.console import mount_console
+from server.error_boundary import ErrorBoundaryMiddleware
 from server.observability import install_observability
+from server.openapi_contract import install_openapi_contract
 from server.problems import install_problem_handlers
+from server.request_hygiene import TextHygieneMiddleware
 from server.resources import open_server_resources
 from server.routes import V1_ROUTERS, health, metrics
 from server.text_plain_json import TextPlainJSONMiddleware
@@ -72,13 +75,16 @@ def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: boo
     app.state.settings = settings
     app.state.resources = None
     install_problem_handlers(app)
-    # Studio posts JSON as text/plain; added first, so the body-size limit (outer) bounds its buffer.
+    # Added innermost first: CORS > observability > error boundary > body size cap > text/plain as
+    # JSON (Studio) > text hygiene > routes; the body-size limit bounds every buffer inside it.
+    app.add_middleware(TextHygieneMiddleware)
     app.add_middleware(TextPlainJSONMiddleware)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_request_bytes,
         route_limits=route_body_limits(settings),
     )
+    app.add_middleware(ErrorBoundaryMiddleware)
     install_observability(app)  # request ids, HTTP metrics, OTel server spans (issue 11)
     if settings.cors_allow_origins:
         # Browser clients such as LangGraph Studio; credentials travel in headers, never cookies.
@@ -97,6 +103,7 @@ def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: boo
         v1.include_router(router)
     app.include_router(v1)
     app.include_router(agent_protocol.router)
+    install_openapi_contract(app)
     mount_console(app)  # last: the page never shadows an API route
     return app
 

@@ -2,11 +2,12 @@
 
 Every error body has ``type``, ``title``, ``status`` and ``detail``; input errors add
 ``errors: [{"field", "message", "node_id"?, "location"?}]`` so a client can point at the
-offending field. Unexpected exceptions become a bare 500 that reveals nothing.
+offending field. Unexpected exceptions are answered by :mod:`server.error_boundary`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -49,6 +50,16 @@ class RateLimitedError(EAWEError):
         super().__init__(message)
 
 
+class _ProblemJSONResponse(JSONResponse):
+    media_type = PROBLEM_CONTENT_TYPE
+
+    def render(self, content: Any) -> bytes:
+        # A message may quote the offending input; an unpaired surrogate in it must not turn the
+        # error into a 500 at encoding time.
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8", "replace")
+
+
 def problem_response(
     status: int,
     title: str,
@@ -66,7 +77,7 @@ def problem_response(
         body["errors"] = list(errors)
     if extra:
         body.update(extra)
-    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_CONTENT_TYPE)
+    return _ProblemJSONResponse(body, status_code=status, headers=headers)
 
 
 def field_path(loc: Sequence[Any]) -> tuple[str, str]:
@@ -129,14 +140,11 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, title, detail, headers=getattr(exc, "headers", None))
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    _log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem_response(500, "Internal error", "the server failed to handle this request")
-
-
 def install_problem_handlers(app: FastAPI) -> None:
-    """Register the handlers that turn every error into problem+json."""
+    """Register the handlers that turn EAWE, validation and HTTP errors into problem+json.
+
+    Anything else is answered by :class:`server.error_boundary.ErrorBoundaryMiddleware`.
+    """
     app.add_exception_handler(EAWEError, _on_eawe_error)
     app.add_exception_handler(RequestValidationError, _on_request_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
-    app.add_exception_handler(Exception, _on_unexpected)

@@ -22,6 +22,7 @@ from eawe.audit_sealer import running_sealer
 from eawe.credentials import CredentialCipher
 from eawe.db.database import Database, open_database, resolve_conninfo
 from eawe.settings import Settings
+from server.login_throttle import LoginThrottle
 from server.rag import RagResources, open_rag
 
 __all__ = ["ServerResources", "get_resources", "open_server_resources"]
@@ -40,6 +41,7 @@ class ServerResources:
     cipher: CredentialCipher
     rag: RagResources
     engine: RunEngine
+    login_throttle: LoginThrottle
     verified_api_keys: OrderedDict[str, str] = field(default_factory=OrderedDict)
 
     def remember_api_key(self, digest: str, key_id: str) -> None:
@@ -83,6 +85,32 @@ async def _running_worker(
         await timer
 
 
+async def _watch_embedded_postgres(settings: Settings, stop: asyncio.Event) -> None:
+    """Restart the embedded PostgreSQL if it dies; until it is back, requests answer 503."""
+    from eawe.db.embedded import restart_embedded_postgres_if_down
+
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(restart_embedded_postgres_if_down, settings.data_dir)
+        except Exception:
+            _log.exception("restarting the embedded PostgreSQL failed; trying again")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=settings.embedded_postgres_check_seconds)
+        except TimeoutError:
+            pass
+
+
+@asynccontextmanager
+async def _embedded_postgres_watchdog(settings: Settings) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(_watch_embedded_postgres(settings, stop), name="eawe-postgres-watchdog")
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
 @asynccontextmanager
 async def open_server_resources(
     settings: Settings, *, auto_migrate: bool | None = None, run_worker: bool = True
@@ -102,6 +130,8 @@ async def open_server_resources(
         database = await open_database(settings, conninfo=conninfo)
         stack.push_async_callback(database.dispose)
         await stack.enter_async_context(running_sealer(settings, database.sqlalchemy_url))  # audit sealer
+        if settings.embedded_mode:
+            await stack.enter_async_context(_embedded_postgres_watchdog(settings))
         rag = await stack.enter_async_context(open_rag(settings, database))
         engine = await open_engine(
             settings,
@@ -120,4 +150,5 @@ async def open_server_resources(
             cipher=CredentialCipher(settings.parsed_credential_keys()),
             rag=rag,
             engine=engine,
+            login_throttle=LoginThrottle.from_settings(settings),
         )

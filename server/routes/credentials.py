@@ -10,9 +10,10 @@ from eawe.credentials import (
     delete_credential,
     get_credential,
     list_credentials,
+    update_credential_scope,
 )
 from server.deps import PageParamsDep, Requires, ResourcesDep, SessionDep
-from server.schemas.admin import CredentialCreate, CredentialOut
+from server.schemas.admin import CredentialCreate, CredentialOut, CredentialScopeUpdate
 from server.schemas.common import PageOut
 
 __all__ = ["router"]
@@ -33,6 +34,8 @@ async def create(
             type=body.type,
             service_name=body.service_name,
             secret=body.value,
+            allowed_hosts=body.allowed_hosts,
+            allowed_methods=list(body.allowed_methods),
             actor_id=principal.user_id,
         )
     return CredentialOut.model_validate(credential_metadata(row))
@@ -56,6 +59,27 @@ async def get(
     return CredentialOut.model_validate(
         credential_metadata(await get_credential(session, principal.tenant_id, credential_id))
     )
+
+
+@router.patch(
+    "/{credential_id}", response_model=CredentialOut, summary="Change where a credential may be sent"
+)
+async def update_scope(
+    credential_id: str,
+    body: CredentialScopeUpdate,
+    principal: Requires.CREDENTIALS_MANAGE,
+    resources: ResourcesDep,
+) -> CredentialOut:
+    async with resources.database.transaction() as session:
+        row = await update_credential_scope(
+            session,
+            principal.tenant_id,
+            credential_id,
+            allowed_hosts=body.allowed_hosts,
+            allowed_methods=list(body.allowed_methods) if body.allowed_methods is not None else None,
+            actor_id=principal.user_id,
+        )
+    return CredentialOut.model_validate(credential_metadata(row))
 
 
 @router.delete("/{credential_id}", status_code=204, response_class=Response, summary="Delete a credential")

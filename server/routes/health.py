@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from server.deps import ResourcesDep
+from server.error_boundary import DATABASE_RETRY_AFTER_SECONDS
 from server.problems import problem_response
 
 __all__ = ["router"]
@@ -20,5 +21,10 @@ async def health(resources: ResourcesDep) -> JSONResponse | dict[str, str]:
         async with resources.database.session() as session:
             await session.execute(text("SELECT 1"))
     except Exception:
-        return problem_response(503, "Service unavailable", "database is not reachable")
+        return problem_response(
+            503,
+            "Service unavailable",
+            "database is not reachable",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
     return {"status": "ok"}

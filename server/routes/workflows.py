@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 
 from eawe.db.models import WorkflowDefinition, WorkflowDefinitionVersion, WorkflowStatus
@@ -19,6 +19,7 @@ from server.graph_views import compile_draft, compile_version
 from server.limits import enforce_definition_limits
 from server.schemas.common import PageOut
 from server.schemas.workflows import (
+    MAX_VERSION,
     GraphOut,
     ValidateIn,
     ValidationOut,
@@ -81,7 +82,12 @@ async def list_(
     return PageOut[WorkflowOut](items=[_out(r) for r in result.items], next_cursor=result.next_cursor)
 
 
-@router.get("/{workflow_id}", response_model=WorkflowOut, summary="Get a workflow")
+@router.get(
+    "/{workflow_id}",
+    response_model=WorkflowOut,
+    summary="Get a workflow",
+    description="An archived workflow (after DELETE) is still returned, with `status` ARCHIVED.",
+)
 async def get(workflow_id: str, principal: Requires.WORKFLOWS_READ, session: SessionDep) -> WorkflowOut:
     return _out(await repo.get_workflow(session, principal.tenant_id, workflow_id))
 
@@ -105,7 +111,16 @@ async def update(
     return _out(row)
 
 
-@router.delete("/{workflow_id}", response_model=WorkflowOut, summary="Archive a workflow")
+@router.delete(
+    "/{workflow_id}",
+    response_model=WorkflowOut,
+    summary="Archive a workflow",
+    description=(
+        "Archives, never erases: runs keep their pinned versions, so the workflow stays readable "
+        "(GET answers 200 with `status` ARCHIVED) but can no longer be edited, published or run. "
+        "Answers the archived workflow; archiving it again changes nothing."
+    ),
+)
 async def delete(
     workflow_id: str, principal: Requires.WORKFLOWS_WRITE, resources: ResourcesDep
 ) -> WorkflowOut:
@@ -150,7 +165,10 @@ async def versions(
 
 @router.get("/{workflow_id}/versions/{version}", response_model=VersionOut, summary="One published version")
 async def get_version(
-    workflow_id: str, version: int, principal: Requires.WORKFLOWS_READ, session: SessionDep
+    workflow_id: str,
+    version: Annotated[int, Path(ge=1, le=MAX_VERSION)],
+    principal: Requires.WORKFLOWS_READ,
+    session: SessionDep,
 ) -> VersionOut:
     row = await repo.get_version(session, principal.tenant_id, workflow_id, version)
     return VersionOut.model_validate(repo.version_public(row))
@@ -161,7 +179,9 @@ async def graph(
     workflow_id: str,
     principal: Requires.WORKFLOWS_READ,
     resources: ResourcesDep,
-    version: Annotated[int | None, Query(ge=1, description="A published version; default: the draft")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=MAX_VERSION, description="A published version; default: the draft")
+    ] = None,
 ) -> GraphOut:
     async with resources.database.session() as session:
         workflow = await repo.get_workflow(session, principal.tenant_id, workflow_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,9 +15,17 @@ __all__ = [
     "ConsistencyProofOut",
     "CredentialCreate",
     "CredentialOut",
+    "CredentialScopeUpdate",
     "InclusionProofOut",
     "TreeHeadOut",
 ]
+
+_HOSTS_DESCRIPTION = (
+    "Hosts the value may be sent to: 'host', 'host:port' or '*.domain' (subdomains). A tool node "
+    "that uses the credential against any other host is refused."
+)
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+HostEntry = Annotated[str, Field(min_length=1, max_length=260)]
 
 
 class CredentialCreate(BaseModel):
@@ -29,6 +37,19 @@ class CredentialCreate(BaseModel):
     value: str = Field(
         min_length=1, max_length=65536, description="The secret; encrypted at rest, never returned"
     )
+    allowed_hosts: list[HostEntry] = Field(min_length=1, max_length=50, description=_HOSTS_DESCRIPTION)
+    allowed_methods: list[HttpMethod] = Field(
+        default_factory=list, max_length=5, description="HTTP methods it may be sent with; empty = any"
+    )
+
+
+class CredentialScopeUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    allowed_hosts: list[HostEntry] | None = Field(
+        default=None, min_length=1, max_length=50, description=_HOSTS_DESCRIPTION
+    )
+    allowed_methods: list[HttpMethod] | None = Field(default=None, max_length=5)
 
 
 class CredentialOut(ApiModel):
@@ -37,6 +58,8 @@ class CredentialOut(ApiModel):
     type: str
     service_name: str
     key_version: int
+    allowed_hosts: list[str]
+    allowed_methods: list[str]
     created_at: UtcDatetime
     updated_at: UtcDatetime
 

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from eawe.db.models import Role
+from eawe.db.repositories.users import MIN_PASSWORD_LENGTH
 from server.schemas.common import ApiModel, UtcDatetime
 
-__all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyOut", "TokenOut", "UserCreate", "UserOut"]
+__all__ = [
+    "ApiKeyCreate",
+    "ApiKeyCreated",
+    "ApiKeyOut",
+    "PasswordChange",
+    "PasswordReset",
+    "TokenOut",
+    "UserCreate",
+    "UserOut",
+    "UserUpdate",
+]
+
+Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=1024)]
+GroupName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
 
 
 class TokenOut(BaseModel):
@@ -19,11 +35,39 @@ class TokenOut(BaseModel):
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(max_length=320)
-    password: str = Field(min_length=1, max_length=1024)
+    email: str = Field(min_length=3, max_length=320, description="Syntax-checked; internal domains allowed")
+    password: Password
     name: str | None = Field(default=None, max_length=200)
     role: Role = Role.OPERATOR
-    groups: list[str] = Field(default_factory=list, max_length=100)
+    groups: list[GroupName] = Field(default_factory=list, max_length=100)
+
+
+class UserUpdate(BaseModel):
+    """Fields to change; omitted ones stay. ``is_active: false`` ends the user's sessions and keys."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=200)
+    role: Role | None = None
+    groups: list[GroupName] | None = Field(default=None, max_length=100)
+    is_active: bool | None = None
+
+
+class PasswordReset(BaseModel):
+    """An administrator sets a user's password; the user's existing sessions end."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    new_password: Password
+
+
+class PasswordChange(BaseModel):
+    """A user changes their own password; their existing sessions end (log in again)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: Password
 
 
 class UserOut(ApiModel):

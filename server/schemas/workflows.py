@@ -6,9 +6,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from eawe.db.models import HITLStatus, RunStatus, WorkflowStatus
+from server.openapi_contract import DefinitionGraphIn
 from server.schemas.common import ApiModel, UtcDatetime
 
 __all__ = [
+    "MAX_VERSION",
     "GraphOut",
     "HitlDecisionIn",
     "HitlTaskOut",
@@ -23,12 +26,18 @@ __all__ = [
 ]
 
 
+MAX_VERSION = 2**31 - 1
+"""Versions are PostgreSQL ``integer`` columns; a larger number can name no version."""
+
+
 class WorkflowCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=4000)
-    definition_graph: dict[str, Any] = Field(description="The workflow definition JSON (nodes, edges, state)")
+    definition_graph: DefinitionGraphIn = Field(
+        description="The workflow definition JSON (nodes, edges, state)"
+    )
 
 
 class WorkflowUpdate(BaseModel):
@@ -36,14 +45,20 @@ class WorkflowUpdate(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=4000)
-    definition_graph: dict[str, Any] | None = None
+    definition_graph: DefinitionGraphIn | None = None
 
 
 class WorkflowOut(ApiModel):
     id: str
     name: str
     description: str | None
-    status: str
+    status: WorkflowStatus = Field(
+        description=(
+            "DRAFT until published, ACTIVE once a version is published, ARCHIVED after DELETE (or "
+            "/archive): still readable, since runs pin its versions, but no longer editable, "
+            "publishable or runnable"
+        )
+    )
     version: int = Field(description="The draft's edit counter")
     published_version: int | None = Field(description="The newest published version, if any")
     definition_graph: dict[str, Any]
@@ -64,7 +79,7 @@ class VersionOut(ApiModel):
 class ValidateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    definition_graph: dict[str, Any]
+    definition_graph: DefinitionGraphIn
 
 
 class ValidationOut(BaseModel):
@@ -85,7 +100,9 @@ class RunCreate(BaseModel):
 
     workflow_id: str = Field(min_length=1, max_length=100)
     input: dict[str, Any] = Field(default_factory=dict)
-    version: int | None = Field(default=None, ge=1, description="Published version to pin (default: newest)")
+    version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="Published version to pin (default: newest)"
+    )
     thread_id: str | None = Field(
         default=None,
         min_length=1,
@@ -105,7 +122,7 @@ class RunOut(ApiModel):
     assistant_id: str | None = None
     workflow_version: int
     graph_hash: str
-    status: str
+    status: RunStatus
     input: Any | None
     payload: Any | None = Field(description="The state values when the run last settled")
     state: Any | None = Field(description="Where the run is: next nodes, open interrupts, checkpoint id")
@@ -148,7 +165,7 @@ class HitlTaskOut(ApiModel):
     id: str
     workflow_run_id: str
     node_id: str
-    status: str
+    status: HITLStatus
     content_visible: bool = True
     task_data: Any
     original_agent_output: Any | None

@@ -35,7 +35,7 @@ class SecretsInMemory:
     def __init__(self, secrets: dict[str, str]) -> None:
         self.secrets = secrets
 
-    async def read_secret(self, name_or_id: str) -> str:
+    async def read_secret(self, name_or_id: str, *, url: str | None = None, method: str | None = None) -> str:
         from eawe.errors import NotFoundError
 
         if name_or_id not in self.secrets:

@@ -86,6 +86,7 @@ async def test_invoice_triage(
             type="API_KEY",
             service_name="ERP",
             secret="erp-secret-token",
+            allowed_hosts=["127.0.0.1"],
         )
     definition = json.loads(
         json.dumps(example("invoice_triage")).replace("https://erp.example.com", erp.base_url)

@@ -35,7 +35,7 @@ class LeakyConfig(NodeConfig):
 
 @node_type("test.leaky", config=LeakyConfig)
 async def leaky(state: Any, config: LeakyConfig, ctx: NodeContext) -> dict[str, Any]:
-    secret = await ctx.secret(config.credential)
+    secret = await ctx.secret(config.credential, url="http://127.0.0.1/")
     raise RuntimeError(f"upstream refused token {secret} for tenant {ctx.tenant_id}")
 
 
@@ -57,6 +57,7 @@ async def test_secrets_are_scrubbed_from_errors_and_audit(
             type="API_KEY",
             service_name="CRM",
             secret="tok-9f8e7d6c5b4a",
+            allowed_hosts=["127.0.0.1"],
         )
     definition = linear({}, [{"id": "call", "type": "test.leaky", "config": {"credential": "crm"}}])
     workflow_id = await publish_workflow(custom, t.tenant.id, definition)

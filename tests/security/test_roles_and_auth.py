@@ -41,7 +41,17 @@ def _routes(tenant: ApiTenant, ids: dict[str, str]) -> dict[str, list[tuple[str,
         ("DELETE", f"/v1/api-keys/{ids['key']}", None),
         ("GET", "/v1/credentials", None),
         ("GET", f"/v1/credentials/{ids['credential']}", None),
-        ("POST", "/v1/credentials", {"name": "n", "type": "API_KEY", "service_name": "S", "value": "v"}),
+        (
+            "POST",
+            "/v1/credentials",
+            {
+                "name": "n",
+                "type": "API_KEY",
+                "service_name": "S",
+                "value": "v",
+                "allowed_hosts": ["127.0.0.1"],
+            },
+        ),
         ("DELETE", f"/v1/credentials/{ids['credential']}", None),
         ("GET", "/v1/audit-logs", None),
         ("GET", "/v1/audit-logs/verify", None),
@@ -82,7 +92,13 @@ async def test_role_matrix_denies_and_changes_nothing(client: httpx.AsyncClient,
     credential = await client.post(
         "/v1/credentials",
         headers=tenant.admin,
-        json={"name": "crm", "type": "API_KEY", "service_name": "CRM", "value": "s3cr3t-value-xyz"},
+        json={
+            "name": "crm",
+            "type": "API_KEY",
+            "service_name": "CRM",
+            "value": "s3cr3t-value-xyz",
+            "allowed_hosts": ["127.0.0.1"],
+        },
     )
     key = await client.post("/v1/api-keys", headers=tenant.admin, json={"name": "k"})
     ids = {

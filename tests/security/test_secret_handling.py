@@ -148,7 +148,13 @@ async def test_credential_value_never_leaves_the_tool_call(
     created = await client.post(
         "/v1/credentials",
         headers=tenant.admin,
-        json={"name": "crm", "type": "API_KEY", "service_name": "CRM", "value": secret},
+        json={
+            "name": "crm",
+            "type": "API_KEY",
+            "service_name": "CRM",
+            "value": secret,
+            "allowed_hosts": ["127.0.0.1"],
+        },
     )
     assert created.status_code == 201 and secret not in created.text
     workflow_id = await create_and_publish(

@@ -56,7 +56,13 @@ async def _their_world(client: httpx.AsyncClient, app: FastAPI, tenant: ApiTenan
     credential = await client.post(
         "/v1/credentials",
         headers=tenant.admin,
-        json={"name": "crm", "type": "API_KEY", "service_name": "CRM", "value": SECRET_VALUE},
+        json={
+            "name": "crm",
+            "type": "API_KEY",
+            "service_name": "CRM",
+            "value": SECRET_VALUE,
+            "allowed_hosts": ["127.0.0.1"],
+        },
     )
     assert credential.status_code == 201, credential.text
     user = await client.post(
@@ -101,6 +107,9 @@ async def two_tenants(client: httpx.AsyncClient, app: FastAPI, api_tenant) -> tu
 _BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/hitl-tasks/{task_id}/decision"): {"decision": "approve"},
     ("PATCH", "/v1/workflows/{workflow_id}"): {"description": "hijacked"},
+    ("PATCH", "/v1/credentials/{credential_id}"): {"allowed_hosts": ["attacker.example"]},
+    ("PATCH", "/v1/users/{user_id}"): {"role": "ADMINISTRATOR"},
+    ("POST", "/v1/users/{user_id}/password"): {"new_password": "hijacked-password"},
     ("POST", "/threads/{thread_id}/history"): {"limit": 5},
     ("POST", "/threads/{thread_id}/runs"): {"command": {"resume": {"decision": "approve"}}},
     ("POST", "/threads/{thread_id}/runs/wait"): {"command": {"resume": {"decision": "approve"}}},

@@ -16,7 +16,13 @@ async def test_credentials_lifecycle_never_returns_the_secret(client: httpx.Asyn
     created = await client.post(
         "/v1/credentials",
         headers=tenant.admin,
-        json={"name": "crm", "type": "API_KEY", "service_name": "SALESFORCE", "value": SECRET},
+        json={
+            "name": "crm",
+            "type": "API_KEY",
+            "service_name": "SALESFORCE",
+            "value": SECRET,
+            "allowed_hosts": ["127.0.0.1"],
+        },
     )
     assert created.status_code == 201, created.text
     body = created.json()
@@ -45,7 +51,9 @@ async def test_credentials_validation_denials_isolation(client: httpx.AsyncClien
     body = assert_problem(missing, 422, "value")
     assert SECRET not in str(body)
     blank = await client.post(
-        "/v1/credentials", headers=mine.admin, json={"type": " ", "service_name": "X", "value": SECRET}
+        "/v1/credentials",
+        headers=mine.admin,
+        json={"type": " ", "service_name": "X", "value": SECRET, "allowed_hosts": ["127.0.0.1"]},
     )
     assert_problem(blank, 422, "type")
     assert SECRET not in blank.text
@@ -59,7 +67,9 @@ async def test_credentials_validation_denials_isolation(client: httpx.AsyncClien
         assert_problem(await client.get("/v1/credentials/x", headers=headers), 403)
     theirs_cred = (
         await client.post(
-            "/v1/credentials", headers=theirs.admin, json={"type": "A", "service_name": "B", "value": SECRET}
+            "/v1/credentials",
+            headers=theirs.admin,
+            json={"type": "A", "service_name": "B", "value": SECRET, "allowed_hosts": ["127.0.0.1"]},
         )
     ).json()
     assert_problem(await client.get(f"/v1/credentials/{theirs_cred['id']}", headers=mine.admin), 404)
