@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     max_document_bytes: int = 20 * 1024 * 1024
     page_size_max: int = 200
     run_rate_limit_per_minute: int = 120
+    interop_wait_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=3600,
+        description="How long an MCP tool call or A2A message/send waits for its run to finish or pause",
+    )
 
     # --- run workers ---
     worker_concurrency: int = Field(default=4, ge=1, description="Runs one worker executes at a time")

@@ -12,11 +12,13 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from starlette.routing import Route
 
 from eawe.local_secrets import ensure_runtime_secrets
 from eawe.settings import Settings
 from server import agent_protocol
 from server.limits import BodySizeLimitMiddleware
+from server.mcp_server import McpEndpoint
 from server.problems import install_problem_handlers
 from server.resources import open_server_resources
 from server.routes import V1_ROUTERS, health
@@ -42,12 +44,14 @@ def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: boo
         auto_migrate: Apply pending migrations on start (default: only in embedded mode).
     """
     settings = ensure_runtime_secrets(settings)
+    mcp_endpoint = McpEndpoint()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_server_resources(
-            settings, auto_migrate=auto_migrate, run_worker=run_worker
-        ) as resources:
+        async with (
+            open_server_resources(settings, auto_migrate=auto_migrate, run_worker=run_worker) as resources,
+            mcp_endpoint.running(),
+        ):
             app.state.resources = resources
             try:
                 yield
@@ -84,6 +88,8 @@ def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: boo
         v1.include_router(router)
     app.include_router(v1)
     app.include_router(agent_protocol.router)
+    # Streamable HTTP: POST (and GET/DELETE) on exactly /mcp, handled by the MCP SDK.
+    app.router.routes.append(Route("/mcp", endpoint=mcp_endpoint, include_in_schema=False))
     return app
 
 
