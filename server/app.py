@@ -21,7 +21,7 @@ from server.limits import BodySizeLimitMiddleware
 from server.mcp_server import McpEndpoint
 from server.problems import install_problem_handlers
 from server.resources import open_server_resources
-from server.routes import V1_ROUTERS, health
+from server.routes import V1_ROUTERS, health, mcp_servers
 
 __all__ = ["create_app", "first_start_message"]
 
@@ -86,6 +86,7 @@ def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: boo
     v1 = APIRouter(prefix="/v1")
     for router in V1_ROUTERS:
         v1.include_router(router)
+    v1.include_router(mcp_servers.router)
     app.include_router(v1)
     app.include_router(agent_protocol.router)
     # Streamable HTTP: POST (and GET/DELETE) on exactly /mcp, handled by the MCP SDK.
