@@ -17,6 +17,7 @@ from starlette.routing import Route
 from eawe.local_secrets import ensure_runtime_secrets
 from eawe.settings import Settings
 from server import agent_protocol
+from server.a2a_server import create_a2a_router
 from server.limits import BodySizeLimitMiddleware
 from server.mcp_server import McpEndpoint
 from server.problems import install_problem_handlers
@@ -89,6 +90,7 @@ def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: boo
     v1.include_router(mcp_servers.router)
     app.include_router(v1)
     app.include_router(agent_protocol.router)
+    app.include_router(create_a2a_router())
     # Streamable HTTP: POST (and GET/DELETE) on exactly /mcp, handled by the MCP SDK.
     app.router.routes.append(Route("/mcp", endpoint=mcp_endpoint, include_in_schema=False))
     return app
