@@ -10,7 +10,7 @@ scrubbed before it goes into state.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
@@ -27,7 +27,7 @@ from agents.http_calls import ToolCallError
 from agents.registry import node_type
 from agents.templates import render_value
 
-__all__ = ["McpToolCallError", "McpToolConfig", "call_mcp_tool", "mcp_tool_node"]
+__all__ = ["McpToolCallError", "McpToolConfig", "call_mcp_tool", "list_mcp_tools", "mcp_tool_node"]
 
 
 class McpToolCallError(ToolCallError):
@@ -68,6 +68,36 @@ async def _open_session(
     return session
 
 
+async def list_mcp_tools(
+    spec: McpServerSpec, names: Sequence[str], ctx: NodeContext, *, timeout_s: float
+) -> list[types.Tool]:
+    """The server's tools named in ``names`` (all allowed ones if empty), as the server describes them.
+
+    Raises:
+        McpToolCallError: A name the configuration does not allow, or the server failed.
+    """
+    where = f"MCP server {spec.name!r}"
+    wanted = list(names) or list(spec.allowed_tools)
+    refused = [name for name in wanted if name not in spec.allowed_tools]
+    if refused:
+        raise McpToolCallError(f"{where}: {', '.join(refused)} not in the allowed tools", status_code=403)
+    try:
+        async with asyncio.timeout(timeout_s), AsyncExitStack() as stack:
+            session = await _open_session(stack, spec, await _auth_headers(spec, ctx), timeout_s)
+            listed = (await session.list_tools()).tools
+    except TimeoutError:
+        raise McpToolCallError(f"{where}: listing tools timed out after {timeout_s:g} s") from None
+    except Exception as exc:  # see call_mcp_tool
+        raise McpToolCallError(f"{where}: listing tools failed ({type(exc).__name__})") from None
+    return [tool for tool in listed if tool.name in wanted]
+
+
+async def _auth_headers(spec: McpServerSpec, ctx: NodeContext) -> dict[str, str]:
+    if not spec.credential_id:
+        return {}
+    return {"Authorization": f"Bearer {await ctx.secret(spec.credential_id)}"}
+
+
 async def call_mcp_tool(
     spec: McpServerSpec, tool: str, arguments: Mapping[str, Any], ctx: NodeContext, *, timeout_s: float
 ) -> Any:
@@ -80,9 +110,7 @@ async def call_mcp_tool(
     where = f"MCP server {spec.name!r}, tool {tool!r}"
     if tool not in spec.allowed_tools:
         raise McpToolCallError(f"{where}: not in the server's allowed tools", status_code=403)
-    headers: dict[str, str] = {}
-    if spec.credential_id:
-        headers["Authorization"] = f"Bearer {await ctx.secret(spec.credential_id)}"
+    headers = await _auth_headers(spec, ctx)
     try:
         async with asyncio.timeout(timeout_s), AsyncExitStack() as stack:
             session = await _open_session(stack, spec, headers, timeout_s)

@@ -139,3 +139,42 @@ async def test_mcp_server_admin_routes_validate(client: httpx.AsyncClient, api_t
         await client.delete(f"/v1/mcp-servers/{created.json()['id']}", headers=tenant.admin)
     ).status_code == 204
     assert (await client.get("/v1/mcp-servers", headers=tenant.admin)).json()["items"] == []
+
+
+async def test_llm_node_calls_the_tenants_mcp_tools_in_a_bounded_loop(
+    client: httpx.AsyncClient, api_tenant
+) -> None:
+    token = "stub-mcp-secret-" + secrets.token_hex(8)
+    tenant = await api_tenant()
+    async with running_stub_mcp_server(token) as stub:
+        await _configure(client, tenant.admin, stub.url, token)
+        definition = linear(
+            {"order_id": {"type": "string", "required": True}, "answer": {"type": "string"}},
+            [
+                {
+                    "id": "assistant",
+                    "type": "llm",
+                    "config": {
+                        "prompt": "What is the status of my order? order_id: {order_id}",
+                        "mcp_tools": [{"server": "orders", "tools": ["lookup_order"]}],
+                        "max_tool_rounds": 2,
+                        "output": "answer",
+                    },
+                    "retry": {"max_attempts": 1},
+                }
+            ],
+        )
+        workflow_id = await create_and_publish(client, tenant.designer, definition, name="order assistant")
+        run = await start_run(client, tenant.operator, workflow_id, {"order_id": "C-42"})
+        done = await wait_for_status(client, tenant.operator, run["id"], "COMPLETED", "PAUSED_WITH_ERROR")
+        assert done["status"] == "COMPLETED", done["error"]
+        assert "shipped" in done["current_state"]["values"]["answer"]
+        assert stub.calls == ["lookup_order:C-42"]  # listed, called once; whoami was never offered
+
+        # A tool the configuration does not allow cannot be offered to the model either.
+        definition["nodes"][0]["config"]["mcp_tools"] = [{"server": "orders", "tools": ["delete_everything"]}]
+        blocked_id = await create_and_publish(client, tenant.designer, definition, name="greedy assistant")
+        blocked = await start_run(client, tenant.operator, blocked_id, {"order_id": "C-43"})
+        refused = await wait_for_status(client, tenant.operator, blocked["id"], "PAUSED_WITH_ERROR")
+        assert "not in the allowed tools" in refused["error"]["message"]
+        assert stub.calls == ["lookup_order:C-42"]
