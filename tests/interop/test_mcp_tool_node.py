@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 import httpx
+import psycopg
+import pytest
 
 from tests.interop.stub_mcp_server import running_stub_mcp_server
 from tests.server.api_tenants import assert_problem
@@ -57,9 +60,24 @@ async def _configure(client: httpx.AsyncClient, admin: dict[str, str], url: str,
     return created.json()
 
 
+def _stored_text(database_conninfo: str) -> str:
+    """Everything the run store holds: checkpoints, their writes and blobs, runs, audit rows, tasks."""
+    with psycopg.connect(database_conninfo) as conn:
+        tables = (
+            "checkpoints",
+            "checkpoint_writes",
+            "checkpoint_blobs",
+            "WorkflowRun",
+            "AuditLog",
+            "HITLTask",
+        )
+        return "\n".join(repr(conn.execute(f'SELECT * FROM "{table}"').fetchall()) for table in tables)
+
+
 async def test_mcp_tool_node_calls_the_tenants_server_with_its_credential(
-    client: httpx.AsyncClient, api_tenant
+    client: httpx.AsyncClient, api_tenant, database_conninfo: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     token = "stub-mcp-secret-" + secrets.token_hex(8)
     tenant, other = await api_tenant(), await api_tenant()
     async with running_stub_mcp_server(token) as stub:
@@ -78,8 +96,12 @@ async def test_mcp_tool_node_calls_the_tenants_server_with_its_credential(
         # The secret is nowhere in what the API shows about the run, its events or the audit log.
         events = await client.get(f"/v1/runs/{run['id']}/events", headers=tenant.operator)
         audit = await client.get("/v1/audit-logs", headers=tenant.admin)
-        for text in (str(done), events.text, audit.text):
+        logs = caplog.text + "\n".join(
+            f"{r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records
+        )
+        for text in (str(done), events.text, audit.text, _stored_text(database_conninfo), logs):
             assert token not in text
+        assert "A-17" in _stored_text(database_conninfo)  # the scan does see run content
         assert "MCP_SERVER_CREATED" in audit.text
 
         # A tool the configuration does not allow is never called.
