@@ -31,6 +31,8 @@ __all__ = [
     "A2ATask",
     "AgentThread",
     "ApiKey",
+    "Assistant",
+    "AssistantVersion",
     "AuditLog",
     "Base",
     "Credential",
@@ -41,6 +43,7 @@ __all__ = [
     "McpServer",
     "Role",
     "RunStatus",
+    "RunStreamEvent",
     "Tenant",
     "User",
     "WorkflowDefinition",
@@ -117,8 +120,8 @@ def _ts(name: str, *, nullable: bool = False, now: bool = True, onupdate: bool =
     )
 
 
-def _fk(name: str, target: str, *, nullable: bool = False) -> Any:
-    return mapped_column(name, Text, ForeignKey(target), nullable=nullable)
+def _fk(name: str, target: str, *, nullable: bool = False, ondelete: str | None = None) -> Any:
+    return mapped_column(name, Text, ForeignKey(target, ondelete=ondelete), nullable=nullable)
 
 
 class Tenant(Base):
@@ -176,7 +179,10 @@ class ApiKey(Base):
 
 class WorkflowDefinition(Base):
     __tablename__ = "WorkflowDefinition"
-    __table_args__ = (Index("WorkflowDefinition_tenantId_status_idx", "tenantId", "status"),)
+    __table_args__ = (
+        Index("WorkflowDefinition_tenantId_status_idx", "tenantId", "status"),
+        Index("WorkflowDefinition_tenantId_slug_key", "tenantId", "slug", unique=True),
+    )
 
     id: Mapped[str] = _id()
     name: Mapped[str] = mapped_column("name", Text, nullable=False)
@@ -194,6 +200,7 @@ class WorkflowDefinition(Base):
         "version", Integer, nullable=False, default=1, server_default=text("1")
     )
     published_version: Mapped[int | None] = mapped_column("publishedVersion", Integer)
+    slug: Mapped[str | None] = mapped_column("slug", Text)
     created_at: Mapped[datetime] = _ts("createdAt")
     updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
 
@@ -227,10 +234,13 @@ class WorkflowRun(Base):
     __table_args__ = (
         Index("WorkflowRun_tenantId_status_idx", "tenantId", "status"),
         Index("WorkflowRun_status_leaseExpiresAt_idx", "status", "leaseExpiresAt"),
+        Index("WorkflowRun_threadId_createdAt_idx", "threadId", "createdAt"),
     )
 
     id: Mapped[str] = _id()
-    workflow_definition_id: Mapped[str] = _fk("workflowDefinitionId", "WorkflowDefinition.id")
+    workflow_definition_id: Mapped[str | None] = _fk(
+        "workflowDefinitionId", "WorkflowDefinition.id", nullable=True
+    )
     tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
     status: Mapped[RunStatus] = mapped_column(
         "status",
@@ -260,18 +270,24 @@ class WorkflowRun(Base):
     cancel_requested: Mapped[bool] = mapped_column(
         "cancelRequested", Boolean, nullable=False, default=False, server_default=text("false")
     )
+    thread_id: Mapped[str | None] = _fk("threadId", "AgentThread.id", nullable=True)
+    assistant_id: Mapped[str | None] = mapped_column("assistantId", Text)
+    graph_id: Mapped[str] = mapped_column("graphId", Text, nullable=False, default="", server_default=text("''"))
+    kwargs: Mapped[dict[str, Any]] = mapped_column(
+        "kwargs", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    multitask_strategy: Mapped[str] = mapped_column(
+        "multitaskStrategy", Text, nullable=False, default="reject", server_default=text("'reject'")
+    )
     created_at: Mapped[datetime] = _ts("createdAt")
     updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
 
 
 class AgentThread(Base):
-    """An Agent-Protocol thread created before its run; bound to the run once it starts."""
+    """An Agent-Protocol (LangGraph) thread: its id is the checkpoints' ``thread_id``; many runs."""
 
     __tablename__ = "AgentThread"
-    __table_args__ = (
-        Index("AgentThread_workflowRunId_key", "workflowRunId", unique=True),
-        Index("AgentThread_tenantId_createdAt_idx", "tenantId", "createdAt"),
-    )
+    __table_args__ = (Index("AgentThread_tenantId_createdAt_idx", "tenantId", "createdAt"),)
 
     id: Mapped[str] = _id()
     tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
@@ -279,9 +295,78 @@ class AgentThread(Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'")
     )
-    workflow_run_id: Mapped[str | None] = _fk("workflowRunId", "WorkflowRun.id", nullable=True)
+    status: Mapped[str] = mapped_column("status", Text, nullable=False, default="idle", server_default=text("'idle'"))
+    graph_id: Mapped[str | None] = mapped_column("graphId", Text)
+    assistant_id: Mapped[str | None] = mapped_column("assistantId", Text)
     created_at: Mapped[datetime] = _ts("createdAt")
     updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
+
+
+class Assistant(Base):
+    """An Agent-Protocol assistant: a graph id plus config, context and metadata."""
+
+    __tablename__ = "Assistant"
+    __table_args__ = (Index("Assistant_tenantId_graphId_idx", "tenantId", "graphId"),)
+
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    graph_id: Mapped[str] = mapped_column("graphId", Text, nullable=False)
+    workflow_definition_id: Mapped[str | None] = _fk(
+        "workflowDefinitionId", "WorkflowDefinition.id", nullable=True
+    )
+    name: Mapped[str] = mapped_column("name", Text, nullable=False)
+    description: Mapped[str | None] = mapped_column("description", Text)
+    config: Mapped[dict[str, Any]] = mapped_column(
+        "config", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    context: Mapped[dict[str, Any]] = mapped_column(
+        "context", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    version: Mapped[int] = mapped_column("version", Integer, nullable=False, default=1, server_default=text("1"))
+    created_at: Mapped[datetime] = _ts("createdAt")
+    updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
+
+
+class AssistantVersion(Base):
+    __tablename__ = "AssistantVersion"
+    __table_args__ = (
+        Index("AssistantVersion_assistantId_version_key", "assistantId", "version", unique=True),
+    )
+
+    id: Mapped[str] = _id()
+    assistant_id: Mapped[str] = _fk("assistantId", "Assistant.id", ondelete="CASCADE")
+    version: Mapped[int] = mapped_column("version", Integer, nullable=False)
+    graph_id: Mapped[str] = mapped_column("graphId", Text, nullable=False)
+    name: Mapped[str] = mapped_column("name", Text, nullable=False)
+    description: Mapped[str | None] = mapped_column("description", Text)
+    config: Mapped[dict[str, Any]] = mapped_column(
+        "config", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    context: Mapped[dict[str, Any]] = mapped_column(
+        "context", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    created_at: Mapped[datetime] = _ts("createdAt")
+
+
+class RunStreamEvent(Base):
+    """One stored stream part of a run (``event`` is the SSE event name, ``seq`` its order)."""
+
+    __tablename__ = "RunStreamEvent"
+
+    run_id: Mapped[str] = mapped_column(
+        "runId", Text, ForeignKey("WorkflowRun.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column("seq", Integer, primary_key=True)
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    event: Mapped[str] = mapped_column("event", Text, nullable=False)
+    data: Mapped[Any] = mapped_column("data", JSONB, nullable=False)
+    created_at: Mapped[datetime] = _ts("createdAt")
 
 
 class HITLTask(Base):
