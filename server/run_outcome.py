@@ -83,11 +83,16 @@ async def wait_until_settled(
     return run
 
 
-async def read_outcome(engine: RunEngine, tenant_id: str, run: WorkflowRun) -> RunOutcome:
-    """The run's state values and open approval tasks (the caller must be allowed to read them)."""
+async def read_outcome(
+    engine: RunEngine, tenant_id: str, run: WorkflowRun, *, with_values: bool = True
+) -> RunOutcome:
+    """The run's open approval tasks and, ``with_values``, its state values (run content: only for
+    a caller who may read it)."""
     async with engine.resources.database.session() as session:
         pending = await tasks_for_run(session, tenant_id, run.id, status=HITLStatus.PENDING)
-    values: dict[str, Any] | None
+    values: dict[str, Any] | None = None
+    if not with_values:
+        return RunOutcome(run=run, pending_task_ids=[t.id for t in pending])
     try:
         values = (await engine.run_state(tenant_id, run.id))["values"]
     except EAWEError:

@@ -272,7 +272,9 @@ class WorkflowRun(Base):
     )
     thread_id: Mapped[str | None] = _fk("threadId", "AgentThread.id", nullable=True)
     assistant_id: Mapped[str | None] = mapped_column("assistantId", Text)
-    graph_id: Mapped[str] = mapped_column("graphId", Text, nullable=False, default="", server_default=text("''"))
+    graph_id: Mapped[str] = mapped_column(
+        "graphId", Text, nullable=False, default="", server_default=text("''")
+    )
     kwargs: Mapped[dict[str, Any]] = mapped_column(
         "kwargs", JSONB, nullable=False, default=dict, server_default=text("'{}'")
     )
@@ -295,7 +297,9 @@ class AgentThread(Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'")
     )
-    status: Mapped[str] = mapped_column("status", Text, nullable=False, default="idle", server_default=text("'idle'"))
+    status: Mapped[str] = mapped_column(
+        "status", Text, nullable=False, default="idle", server_default=text("'idle'")
+    )
     graph_id: Mapped[str | None] = mapped_column("graphId", Text)
     assistant_id: Mapped[str | None] = mapped_column("assistantId", Text)
     created_at: Mapped[datetime] = _ts("createdAt")
@@ -325,7 +329,9 @@ class Assistant(Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'")
     )
-    version: Mapped[int] = mapped_column("version", Integer, nullable=False, default=1, server_default=text("1"))
+    version: Mapped[int] = mapped_column(
+        "version", Integer, nullable=False, default=1, server_default=text("1")
+    )
     created_at: Mapped[datetime] = _ts("createdAt")
     updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
 

@@ -149,11 +149,7 @@ class WorkflowRequestHandler(RequestHandler):
             run, context_id = await self._task_run(call, params.id)
             async with call.resources.session() as session:
                 visible = await can_read_run_content(session, call.principal, run)
-            outcome = (
-                await read_outcome(call.resources.engine, call.tenant_id, run)
-                if visible
-                else RunOutcome(run=run)
-            )
+            outcome = await read_outcome(call.resources.engine, call.tenant_id, run, with_values=visible)
             return task_of(outcome, context_id, with_content=visible)
 
     async def on_cancel_task(self, params: CancelTaskRequest, context: ServerCallContext) -> Task | None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eawe.db.models import A2ATask
+from eawe.db.models import A2ATask, WorkflowRun
 
-__all__ = ["context_of_run", "latest_run_of_context", "record_a2a_task"]
+__all__ = ["context_of_run", "latest_run_of_context", "record_a2a_task", "thread_of_context"]
 
 
 async def record_a2a_task(session: AsyncSession, *, tenant_id: str, run_id: str, context_id: str) -> A2ATask:
@@ -29,6 +29,21 @@ async def latest_run_of_context(session: AsyncSession, tenant_id: str, context_i
     return await session.scalar(
         select(A2ATask.workflow_run_id)
         .where(A2ATask.tenant_id == tenant_id, A2ATask.context_id == context_id)
+        .order_by(A2ATask.created_at.desc(), A2ATask.id.desc())
+        .limit(1)
+    )
+
+
+async def thread_of_context(session: AsyncSession, tenant_id: str, context_id: str) -> str | None:
+    """The thread of the context's newest run (the one its next message continues), if any."""
+    return await session.scalar(
+        select(WorkflowRun.thread_id)
+        .join(A2ATask, A2ATask.workflow_run_id == WorkflowRun.id)
+        .where(
+            A2ATask.tenant_id == tenant_id,
+            A2ATask.context_id == context_id,
+            WorkflowRun.tenant_id == tenant_id,
+        )
         .order_by(A2ATask.created_at.desc(), A2ATask.id.desc())
         .limit(1)
     )
