@@ -20,10 +20,11 @@ import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkpoints.definitions import load_run_graph, validate_for_tenant
 from checkpoints.events import RunEvent, RunEventStream, enqueue_run, publish_event
@@ -31,6 +32,10 @@ from checkpoints.execution import execute_claimed
 from checkpoints.hitl import HitlDecision, apply_decision
 from checkpoints.leases import claim_next_runs, claim_run
 from checkpoints.resources import EngineResources
+from checkpoints.run_queue import MultitaskStrategy, open_thread, queue_run
+from checkpoints.run_targets import RunTarget, target_of_assistant, target_of_workflow
+from checkpoints.saver import delete_run_checkpoints
+from checkpoints.thread_state import ThreadStates
 from eawe.audit import ActorType, append_audit
 from eawe.db.models import (
     HITLTask,
@@ -38,14 +43,15 @@ from eawe.db.models import (
     User,
     WorkflowDefinitionVersion,
     WorkflowRun,
-    WorkflowStatus,
     utcnow,
 )
 from eawe.db.repositories import runs as run_repo
+from eawe.db.repositories import threads as thread_repo
 from eawe.db.repositories import workflows as workflow_repo
 from eawe.db.repositories.hitl import cancel_open_tasks, iter_corrections
 from eawe.db.repositories.users import get_user
-from eawe.errors import ConflictError, NotFoundError
+from eawe.errors import ConflictError
+from eawe.jsonable import jsonable
 from graphs.state import initial_state
 from graphs.validation import ValidatedWorkflow
 
@@ -60,6 +66,8 @@ class RunEngine:
     def __init__(self, resources: EngineResources, *, closers: list[Callable[[], Any]] | None = None) -> None:
         self.resources = resources
         self._closers = closers or []
+        self.threads = ThreadStates(resources)
+        """Checkpoint-level thread operations: state, history, update, copy, delete, prune."""
 
     # --- definitions -------------------------------------------------------------------------
     async def validate(self, tenant_id: str, definition: Any) -> ValidatedWorkflow:
@@ -93,55 +101,120 @@ class RunEngine:
         started_by: str | None,
         *,
         version: int | None = None,
+        thread_id: str | None = None,
+        multitask_strategy: MultitaskStrategy = "reject",
     ) -> WorkflowRun:
-        """Create a PENDING run pinned to a published version (the newest by default) and queue it.
+        """Queue a PENDING run of a published workflow version (the newest by default).
+
+        Without ``thread_id`` the run gets a new thread; with it, the run continues that thread
+        from its latest checkpoint.
 
         Raises:
-            eawe.errors.NotFoundError: No such workflow (or user) in this tenant.
-            eawe.errors.ConflictError: The workflow is archived or has no published version.
+            eawe.errors.NotFoundError: No such workflow, thread (or user) in this tenant.
+            eawe.errors.ConflictError: The workflow is archived or has no published version, or
+                the thread is busy (``multitask_strategy="reject"``).
             eawe.errors.ValidationError: The input does not fit the workflow's state.
         """
         async with self.resources.database.transaction() as session:
-            workflow = await workflow_repo.get_workflow(session, tenant_id, workflow_id)
-            if workflow.status == WorkflowStatus.ARCHIVED:
-                raise ConflictError(f"workflow {workflow_id} is archived", field="workflow_id")
-            try:
-                pinned = await workflow_repo.get_version(session, tenant_id, workflow_id, version)
-            except NotFoundError:
-                if version is not None:
-                    raise
-                raise ConflictError(
-                    f"workflow {workflow_id} has no published version; publish it first", field="workflow_id"
-                ) from None
-            if started_by is not None:
-                await get_user(session, tenant_id, started_by)
+            target = await target_of_workflow(session, tenant_id, workflow_id, version)
+            return await self._queue(
+                session,
+                tenant_id,
+                target,
+                thread_id=thread_id,
+                run_input=dict(run_input or {}),
+                kwargs={},
+                started_by=started_by,
+                multitask_strategy=multitask_strategy,
+            )
+
+    async def create_run(
+        self,
+        tenant_id: str,
+        assistant: str,
+        *,
+        thread_id: str | None,
+        run_input: Any,
+        started_by: str | None,
+        kwargs: dict[str, Any] | None = None,
+        multitask_strategy: MultitaskStrategy = "reject",
+        if_not_exists: str = "reject",
+        thread_metadata: dict[str, Any] | None = None,
+    ) -> WorkflowRun:
+        """Queue a run of an assistant (or graph id): a workflow or a code graph, on a thread.
+
+        ``kwargs`` carries what the Agent Protocol asks of the run (``config``, ``context``,
+        ``command``, ``checkpoint_id``, ``interrupt_before``/``after``, ``stream_mode``, ...);
+        the assistant's config and context are merged under the run's.
+        """
+        kwargs = dict(kwargs or {})
+        async with self.resources.database.transaction() as session:
+            target = await target_of_assistant(self.resources, session, tenant_id, assistant)
+            configurable = {
+                **(target.config.get("configurable") or {}),
+                **((kwargs.get("config") or {}).get("configurable") or {}),
+            }
+            kwargs["config"] = {**target.config, **(kwargs.get("config") or {}), "configurable": configurable}
+            kwargs["context"] = {**target.context, **(kwargs.get("context") or {})}
+            return await self._queue(
+                session,
+                tenant_id,
+                target,
+                thread_id=thread_id,
+                run_input=run_input,
+                kwargs=kwargs,
+                started_by=started_by,
+                multitask_strategy=multitask_strategy,
+                if_not_exists=if_not_exists,
+                thread_metadata=thread_metadata,
+            )
+
+    async def _queue(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        target: RunTarget,
+        *,
+        thread_id: str | None,
+        run_input: Any,
+        kwargs: dict[str, Any],
+        started_by: str | None,
+        multitask_strategy: MultitaskStrategy,
+        if_not_exists: str = "reject",
+        thread_metadata: dict[str, Any] | None = None,
+    ) -> WorkflowRun:
+        if started_by is not None:
+            await get_user(session, tenant_id, started_by)
+        thread = await open_thread(
+            session,
+            tenant_id,
+            thread_id,
+            if_not_exists=if_not_exists,
+            metadata=thread_metadata,
+            created_by_id=started_by,
+        )
+        if target.version is not None:
             _, validated = await load_run_graph(
                 self.resources,
                 session,
                 tenant_id=tenant_id,
-                workflow_id=workflow_id,
-                version=pinned.version,
-                graph_hash=pinned.graph_hash,
+                workflow_id=target.version.workflow_definition_id,
+                version=target.version.version,
+                graph_hash=target.version.graph_hash,
             )
-            clean_input = dict(run_input or {})
-            initial_state(validated.definition, clean_input)  # raises naming input.<field>
-            run = await run_repo.create_run(
-                session, tenant_id=tenant_id, version=pinned, run_input=clean_input, started_by_id=started_by
-            )
-            await append_audit(
-                session,
-                tenant_id=tenant_id,
-                action="RUN_CREATED",
-                actor_type=ActorType.USER if started_by else ActorType.SYSTEM,
-                actor_id=started_by,
-                workflow_run_id=run.id,
-                details={"workflow_id": workflow_id, "workflow_version": pinned.version},
-            )
-            await publish_event(
-                session, RunEvent(tenant_id, run.id, "run.status", {"status": run.status.value})
-            )
-            await enqueue_run(session, run.id)
-        return run
+            fresh = await thread_repo.latest_run(session, tenant_id, thread.id) is None
+            if fresh and "command" not in kwargs:
+                initial_state(validated.definition, dict(run_input or {}))  # raises naming input.<field>
+        return await queue_run(
+            session,
+            tenant_id,
+            target,
+            thread,
+            run_input=run_input,
+            kwargs=kwargs,
+            started_by_id=started_by,
+            multitask_strategy=multitask_strategy,
+        )
 
     async def execute_run(self, run_id: str) -> RunStatus | None:
         """Claim the run (if it is PENDING or its lease expired) and execute it until it settles.
@@ -199,9 +272,17 @@ class RunEngine:
             task, _queued = await apply_decision(session, tenant_id, task_id, parsed, actor)
         return task
 
-    async def cancel(self, tenant_id: str, run_id: str, *, actor_id: str | None) -> WorkflowRun:
+    async def cancel(
+        self,
+        tenant_id: str,
+        run_id: str,
+        *,
+        actor_id: str | None,
+        action: Literal["interrupt", "rollback"] = "interrupt",
+    ) -> WorkflowRun:
         """Cancel a run. A paused or pending run is CANCELLED at once; a running one is asked to stop
-        (``cancel_requested``) and its worker marks it CANCELLED.
+        (``cancel_requested``) and its worker marks it CANCELLED. With ``rollback`` the checkpoints
+        the run wrote are dropped too, so its thread is back where it was before the run.
 
         Raises:
             eawe.errors.ConflictError: The run already finished.
@@ -214,9 +295,10 @@ class RunEngine:
             alive = (
                 run.status == RunStatus.RUNNING and run.lease_expires_at and run.lease_expires_at > utcnow()
             )
+            run.kwargs = {**(run.kwargs or {}), "cancel_action": action}
             if alive:
                 run.cancel_requested = True
-                action, event = (
+                action_name, event = (
                     "RUN_CANCEL_REQUESTED",
                     RunEvent(tenant_id, run_id, "run.cancel_requested", {}),
                 )
@@ -224,18 +306,26 @@ class RunEngine:
                 run.status, run.completed_at = RunStatus.CANCELLED, utcnow()
                 run.lease_owner, run.lease_expires_at, run.cancel_requested = None, None, True
                 await cancel_open_tasks(session, tenant_id, run_id)
-                action = "RUN_CANCELLED"
+                action_name = "RUN_CANCELLED"
                 event = RunEvent(tenant_id, run_id, "run.status", {"status": RunStatus.CANCELLED.value})
             await session.flush()
+            if not alive and run.thread_id:
+                await thread_repo.set_thread_status(session, run.thread_id, "idle")
+                queued = await thread_repo.next_queued_run(session, run.thread_id)
+                if queued:
+                    await enqueue_run(session, queued)
             await append_audit(
                 session,
                 tenant_id=tenant_id,
-                action=action,
+                action=action_name,
                 actor_type=actor_type,
                 actor_id=actor_id,
                 workflow_run_id=run_id,
+                details={"action": action},
             )
             await publish_event(session, event)
+        if not alive and action == "rollback" and run.thread_id:
+            await delete_run_checkpoints(self.resources.saver, run.thread_id, run_id)
         return run
 
     async def retry(self, tenant_id: str, run_id: str, *, actor_id: str | None) -> WorkflowRun:
@@ -283,25 +373,16 @@ class RunEngine:
         return self.resources.events.subscribe(tenant_id, run_id)
 
     async def run_state(self, tenant_id: str, run_id: str) -> dict[str, Any]:
-        """The run's latest checkpoint: state values, next nodes and open interrupts."""
+        """The latest checkpoint of the run's thread: state values, next nodes and open interrupts."""
         async with self.resources.database.session() as session:
             run = await run_repo.get_run(session, tenant_id, run_id)
-            graph, _ = await load_run_graph(
-                self.resources,
-                session,
-                tenant_id=tenant_id,
-                workflow_id=run.workflow_definition_id,
-                version=run.workflow_version,
-                graph_hash=run.graph_hash,
-            )
-        snapshot = await graph.aget_state({"configurable": {"thread_id": run_id}})
+        snapshot = await self.threads.state(tenant_id, run.thread_id) if run.thread_id is not None else None
+        if snapshot is None:
+            return {"values": {}, "next": [], "interrupts": [], "checkpoint_id": None}
         return {
-            "values": json.loads(json.dumps(snapshot.values, default=str)),
+            "values": jsonable(snapshot.values),
             "next": list(snapshot.next),
-            "interrupts": [
-                {"id": i.id, "value": json.loads(json.dumps(i.value, default=str))}
-                for i in snapshot.interrupts
-            ],
+            "interrupts": [{"id": i.id, "value": jsonable(i.value)} for i in snapshot.interrupts],
             "checkpoint_id": (snapshot.config.get("configurable") or {}).get("checkpoint_id"),
         }
 
@@ -318,16 +399,21 @@ class RunEngine:
     ) -> int:
         """Drop the checkpoint history of the tenant's finished runs (COMPLETED, FAILED, CANCELLED).
 
-        With ``keep_latest`` each run keeps its final checkpoint (``run_state`` still answers);
-        otherwise its thread is deleted. Returns how many runs were pruned.
+        Pruned per thread whose runs have all finished. With ``keep_latest`` each thread keeps its
+        final checkpoint (``run_state`` still answers); otherwise its checkpoints are deleted.
+        Returns how many threads were pruned.
         """
         async with self.resources.database.session() as session:
-            stmt = select(WorkflowRun.id).where(
-                WorkflowRun.tenant_id == tenant_id, WorkflowRun.status.in_(list(TERMINAL_STATUSES))
+            # Threads whose runs are all finished (a thread's checkpoints are shared by its runs).
+            stmt = (
+                select(WorkflowRun.thread_id)
+                .where(WorkflowRun.tenant_id == tenant_id, WorkflowRun.thread_id.is_not(None))
+                .group_by(WorkflowRun.thread_id)
+                .having(func.bool_and(WorkflowRun.status.in_(list(TERMINAL_STATUSES))))
             )
             if finished_before is not None:
-                stmt = stmt.where(WorkflowRun.completed_at < finished_before)
-            run_ids = list((await session.scalars(stmt)).all())
+                stmt = stmt.having(func.max(WorkflowRun.completed_at) < finished_before)
+            run_ids = [t for t in (await session.scalars(stmt)).all() if t]
         saver = self.resources.saver
         for start in range(0, len(run_ids), 100):
             batch = run_ids[start : start + 100]

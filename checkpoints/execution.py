@@ -1,11 +1,19 @@
-"""Executing one claimed run: start or resume the graph, stream it, keep status and audit in step.
+"""Executing one claimed run: start or continue the graph on its thread, stream it, keep status,
+audit, the thread's status and the stored stream in step.
 
-The outcome of every execution is one of: COMPLETED; PAUSED_FOR_APPROVAL (HITL tasks created for
-the interrupts); PAUSED_WITH_ERROR (a node failed after its retries, or the run's starter was
-deactivated; ``retry`` resumes from the last checkpoint); FAILED (a rejection without a reject
-route, or a definition that can no longer run); CANCELLED. Each status change is written in one
-transaction with its audit row and its event; every write is guarded by the lease, so a worker
-that lost its run writes nothing.
+The outcome of every execution is one of: COMPLETED (also a code-graph run that stopped at an
+interrupt or at ``interrupt_before``/``after``: its thread is then ``interrupted``);
+PAUSED_FOR_APPROVAL (a workflow's approval interrupts: HITL tasks are created); PAUSED_WITH_ERROR
+(a node failed after its retries, or the run's starter was deactivated; ``retry`` resumes from the
+last checkpoint); FAILED (a rejection without a reject route, or a graph that can no longer run);
+CANCELLED. Each status change is written in one transaction with its audit row, its event and
+the thread's status; every write is guarded by the lease, so a worker that lost its run writes
+nothing.
+
+A run's first execution feeds the graph its input (or its ``command``) from the thread's latest
+checkpoint, or from ``checkpoint_id`` (a fork); a later execution of the same run (after a crash,
+an approval or a retry) continues from the run's own last checkpoint, which it recognises by the
+``run_id`` in the checkpoint metadata.
 """
 
 from __future__ import annotations
@@ -17,22 +25,25 @@ import logging
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.graph.state import CompiledStateGraph
+from langgraph.pregel import Pregel
 from langgraph.types import Command, StateSnapshot
 from sqlalchemy import select
 
 from agents.builtins.approval import ApprovalRejectedError
-from agents.context import RunContext
-from checkpoints.definitions import load_run_graph
-from checkpoints.events import RunEvent, publish_event
+from checkpoints.claimed_graph import load_claimed_graph, run_config
+from checkpoints.events import RunEvent, enqueue_run, publish_event
 from checkpoints.hitl import AssigneeUnavailableError, create_tasks_for_interrupts, decided_resume_values
 from checkpoints.leases import ClaimedRun, release_run, renew_lease
 from checkpoints.resources import EngineResources
-from checkpoints.run_context import StarterDeactivatedError, build_run_context
+from checkpoints.run_context import StarterDeactivatedError
+from checkpoints.saver import delete_run_checkpoints
+from checkpoints.stream_log import StreamRecorder, graph_stream_modes
 from eawe.audit import ActorType, append_audit
 from eawe.db.models import RunStatus, WorkflowRun
 from eawe.db.repositories.hitl import cancel_open_tasks
+from eawe.db.repositories.threads import ThreadStatus, next_queued_run, set_thread_status
 from eawe.errors import EAWEError
+from eawe.jsonable import jsonable
 from graphs.state import initial_state
 from graphs.validation import ValidatedWorkflow
 
@@ -41,10 +52,17 @@ __all__ = ["execute_claimed"]
 logger = logging.getLogger(__name__)
 
 _MAX_ERROR_TEXT = 2000
+_THREAD_STATUS: dict[RunStatus, ThreadStatus] = {
+    RunStatus.PAUSED_FOR_APPROVAL: "interrupted",
+    RunStatus.PAUSED_WITH_ERROR: "error",
+    RunStatus.FAILED: "error",
+    RunStatus.CANCELLED: "idle",
+    RunStatus.COMPLETED: "idle",
+}
 
 
 def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+    return json.loads(json.dumps(jsonable(value), default=str))
 
 
 def _state_summary(snapshot: StateSnapshot) -> dict[str, Any]:
@@ -55,6 +73,13 @@ def _state_summary(snapshot: StateSnapshot) -> dict[str, Any]:
     }
 
 
+def _requested_modes(claimed: ClaimedRun) -> list[str]:
+    mode = claimed.kwargs.get("stream_mode")
+    if mode is None:
+        return []
+    return [mode] if isinstance(mode, str) else [m for m in mode if isinstance(m, str)]
+
+
 class _Execution:
     def __init__(
         self, resources: EngineResources, claimed: ClaimedRun, cancel: asyncio.Event, lost: asyncio.Event
@@ -63,12 +88,14 @@ class _Execution:
         self.run = claimed
         self.cancel = cancel
         self.lost = lost
-        self.config: RunnableConfig = {
-            "configurable": {"thread_id": claimed.id},
-            "recursion_limit": resources.recursion_limit,
-        }
+        self.config: RunnableConfig = run_config(resources, claimed)
         self.validated: ValidatedWorkflow | None = None
-        self.context: RunContext | None = None
+        self.context: Any = None
+        self.stream = StreamRecorder(claimed.tenant_id, claimed.id, _requested_modes(claimed))
+
+    @property
+    def is_workflow(self) -> bool:
+        return self.run.workflow_id is not None
 
     # --- bookkeeping -------------------------------------------------------------------------
     async def _record(
@@ -80,8 +107,10 @@ class _Execution:
         actor_type: str = ActorType.SYSTEM,
         release: dict[str, Any] | None = None,
         event: RunEvent | None = None,
+        thread_status: ThreadStatus | None = None,
     ) -> bool:
-        """One transaction: optional release with a new status, the audit row, the event."""
+        """One transaction: optional release with a new status (and the thread's), the audit row,
+        the buffered stream parts, the event."""
         async with self.r.database.transaction() as session:
             if status is not None:
                 released = await release_run(
@@ -92,6 +121,10 @@ class _Execution:
                     return False
                 if status == RunStatus.CANCELLED:
                     await cancel_open_tasks(session, self.run.tenant_id, self.run.id)
+                await set_thread_status(session, self.run.thread_id, thread_status or _THREAD_STATUS[status])
+                queued = await next_queued_run(session, self.run.thread_id)
+                if queued:
+                    await enqueue_run(session, queued)
             await append_audit(
                 session,
                 tenant_id=self.run.tenant_id,
@@ -100,6 +133,7 @@ class _Execution:
                 workflow_run_id=self.run.id,
                 details=details,
             )
+            await self.stream.flush(session)
             data = {
                 "status": (status or RunStatus.RUNNING).value,
                 **({"error": release.get("error")} if release else {}),
@@ -110,56 +144,94 @@ class _Execution:
         return True
 
     async def _finish(
-        self, status: RunStatus, action: str, details: dict[str, Any], **release: Any
+        self,
+        status: RunStatus,
+        action: str,
+        details: dict[str, Any],
+        *,
+        thread_status: ThreadStatus | None = None,
+        **release: Any,
     ) -> RunStatus | None:
-        ok = await self._record(action, details, status=status, release=release)
+        error = release.get("error")
+        if status in (RunStatus.FAILED, RunStatus.PAUSED_WITH_ERROR) and isinstance(error, dict):
+            self.stream.add(
+                "error", {"error": error.get("type") or "Error", "message": error.get("message") or ""}
+            )
+        ok = await self._record(action, details, status=status, release=release, thread_status=thread_status)
         return status if ok else None
 
+    async def _cancelled(self) -> RunStatus | None:
+        async with self.r.database.session() as session:
+            kwargs = await session.scalar(select(WorkflowRun.kwargs).where(WorkflowRun.id == self.run.id))
+        action = (kwargs or {}).get("cancel_action", "interrupt")
+        if action == "rollback":
+            await delete_run_checkpoints(self.r.saver, self.run.thread_id, self.run.id)
+        return await self._finish(RunStatus.CANCELLED, "RUN_CANCELLED", {"action": action}, set_error=False)
+
     # --- the run -----------------------------------------------------------------------------
+    async def _first_input(self, snapshot: StateSnapshot) -> Any:
+        """What the run's first execution feeds the graph: its command, or its input."""
+        command = self.run.kwargs.get("command")
+        if isinstance(command, dict) and command:
+            return Command(
+                resume=command.get("resume"),
+                update=command.get("update"),
+                goto=command.get("goto") or (),
+            )
+        if self.validated is not None and snapshot.created_at is None:
+            return initial_state(self.validated.definition, self.run.input)
+        return self.run.input
+
     async def execute(self) -> RunStatus | None:
         try:
-            async with self.r.database.session() as session:
-                graph, self.validated = await load_run_graph(
-                    self.r,
-                    session,
-                    tenant_id=self.run.tenant_id,
-                    workflow_id=self.run.workflow_id,
-                    version=self.run.workflow_version,
-                    graph_hash=self.run.graph_hash,
-                )
-            self.context = await build_run_context(
-                self.r,
-                tenant_id=self.run.tenant_id,
-                run_id=self.run.id,
-                workflow_id=self.run.workflow_id,
-                workflow_version=self.run.workflow_version,
-                started_by_id=self.run.started_by_id,
-            )
+            loaded = await load_claimed_graph(self.r, self.run, self.config)
+            graph, self.validated, self.context = loaded.graph, loaded.validated, loaded.context
         except StarterDeactivatedError as exc:
             # Not the run's fault: pause, so it can be retried once the starter is reactivated.
             error = {"type": type(exc).__name__, "message": str(exc)}
-            return await self._paused_with_error(error, await graph.aget_state(self.config))
+            return await self._finish(
+                RunStatus.PAUSED_WITH_ERROR, "RUN_PAUSED_WITH_ERROR", error, error=error, set_error=True
+            )
         except EAWEError as exc:
             error = {"type": type(exc).__name__, "message": str(exc)}
             return await self._finish(RunStatus.FAILED, "RUN_FAILED", error, error=error, set_error=True)
+        async with self.r.database.session() as session:
+            await self.stream.start(session)
         snapshot = await graph.aget_state(self.config)
+        started = snapshot.created_at is not None and (snapshot.metadata or {}).get("run_id") == self.run.id
         graph_input: Any = None
-        if snapshot.created_at is None:
+        run_config = self.config
+        if not started:
             try:
-                graph_input = initial_state(self.validated.definition, self.run.input)
+                graph_input = await self._first_input(snapshot)
             except EAWEError as exc:
                 error = {"type": "ValidationError", "message": str(exc)}
                 return await self._finish(RunStatus.FAILED, "RUN_FAILED", error, error=error, set_error=True)
+            checkpoint_id = self.run.kwargs.get("checkpoint_id")
+            if checkpoint_id:  # a fork: continue from that checkpoint, not the thread's latest
+                run_config = {
+                    **self.config,
+                    "configurable": {**self.config["configurable"], "checkpoint_id": checkpoint_id},
+                }
             action = "RUN_STARTED"
         else:
             action = "RUN_RESUMED"
-        details = {"workflow_version": self.run.workflow_version, "attempt": self.run.attempts}
+        details: dict[str, Any] = {
+            "workflow_version": self.run.workflow_version if self.is_workflow else None,
+            "graph_id": self.run.graph_id,
+            "thread_id": self.run.thread_id,
+            "attempt": self.run.attempts,
+        }
         if self.run.recovered:
             details["recovered"] = True
+        if not started:
+            self.stream.add(
+                "metadata", {"run_id": self.run.id, "thread_id": self.run.thread_id, "attempt": 1}
+            )
         if not await self._record(action, details):
             return None
         while True:
-            if snapshot.created_at is not None and snapshot.interrupts:
+            if started and self.is_workflow and snapshot.interrupts:
                 async with self.r.database.session() as session:
                     resume = await decided_resume_values(
                         session, self.run.tenant_id, self.run.id, snapshot.interrupts
@@ -170,16 +242,17 @@ class _Execution:
                         return outcome
                     continue
                 graph_input = Command(resume=resume)
-            result = await self._stream(graph, graph_input)
+            result = await self._stream(graph, graph_input, run_config)
+            run_config, started = self.config, True
             if self.lost.is_set():
                 logger.warning("run %s: lease lost to another worker; stopping without writing", self.run.id)
                 return None
             if result == "cancelled":
-                return await self._finish(RunStatus.CANCELLED, "RUN_CANCELLED", {}, set_error=False)
+                return await self._cancelled()
             snapshot = await graph.aget_state(self.config)
             if isinstance(result, BaseException):
                 return await self._failed(snapshot, result)
-            if snapshot.interrupts:
+            if snapshot.interrupts and self.is_workflow:
                 outcome = await self._pause(snapshot)
                 if outcome != "resume":
                     return outcome
@@ -187,28 +260,39 @@ class _Execution:
             return await self._finish(
                 RunStatus.COMPLETED,
                 "RUN_COMPLETED",
-                {"keys": sorted(snapshot.values)},
+                {"keys": sorted(snapshot.values) if isinstance(snapshot.values, dict) else []},
+                thread_status="interrupted" if snapshot.next else "idle",
                 payload=_jsonable(snapshot.values),
                 state=_state_summary(snapshot),
                 error=None,
                 set_error=True,
             )
 
-    async def _stream(self, graph: CompiledStateGraph, graph_input: Any) -> Any:
+    async def _stream(self, graph: Pregel, graph_input: Any, config: RunnableConfig) -> Any:
+        kwargs = self.run.kwargs
+
         async def consume() -> None:
             # durability="sync": a step's checkpoint is committed before the next step starts, so
             # a crash never re-runs a node that finished (tool calls have side effects).
-            stream = graph.astream(  # type: ignore[call-overload]  # the compiled graph's context type is dynamic
+            stream = graph.astream(  # type: ignore[call-overload]  # modes and context are dynamic
                 graph_input,
-                self.config,
+                config,
                 context=self.context,
-                stream_mode="updates",
+                stream_mode=graph_stream_modes(sorted(self.stream.requested)),
+                subgraphs=True,
                 durability="sync",
+                interrupt_before=kwargs.get("interrupt_before") or None,
+                interrupt_after=kwargs.get("interrupt_after") or None,
             )
-            async for chunk in stream:
-                for node_id, update in chunk.items():
-                    if node_id != "__interrupt__":
-                        await self._node_finished(node_id, update)
+            async for namespace, mode, chunk in stream:
+                self.stream.add_chunk(namespace, mode, chunk)
+                if mode == "updates" and not namespace and isinstance(chunk, dict):
+                    for node_id, update in chunk.items():
+                        if node_id != "__interrupt__":
+                            await self._node_finished(node_id, update)
+                elif self.stream.due:
+                    async with self.r.database.transaction() as session:
+                        await self.stream.flush(session)
 
         consumer = asyncio.create_task(consume())
         stop = asyncio.create_task(self._stop_requested())
@@ -233,13 +317,12 @@ class _Execution:
                 wait.cancel()
 
     async def _node_finished(self, node_id: str, update: Any) -> None:
-        """The node's audit row and event, written before the stream moves on.
+        """The node's audit row, event and stream parts, written before the stream moves on.
 
         Awaited here on purpose: a crash right after a step must not leave a completed node
         without its audit row (the resumed run will not execute that node again).
         """
-        assert self.validated is not None
-        node_type = self.validated.node_types.get(node_id)
+        node_type = self.validated.node_types.get(node_id) if self.validated is not None else None
         details: dict[str, Any] = {
             "node_id": node_id,
             "node_type": node_type.name if node_type else None,
@@ -273,6 +356,7 @@ class _Execution:
                     error=None,
                     set_error=True,
                 )
+                await set_thread_status(session, self.run.thread_id, "interrupted")
                 await append_audit(
                     session,
                     tenant_id=run.tenant_id,
@@ -280,6 +364,7 @@ class _Execution:
                     workflow_run_id=run.id,
                     details={"new_tasks": [t.id for t in created], "interrupts": len(snapshot.interrupts)},
                 )
+                await self.stream.flush(session)
                 await publish_event(
                     session,
                     RunEvent(
@@ -296,7 +381,8 @@ class _Execution:
 
     async def _failed(self, snapshot: StateSnapshot, exc: BaseException) -> RunStatus | None:
         node_id = next((t.name for t in snapshot.tasks if t.error is not None), None)
-        scrubbed = self.context.scrubber.scrub(str(exc)) if self.context else str(exc)
+        scrubber = getattr(self.context, "scrubber", None)
+        scrubbed = scrubber.scrub(str(exc)) if scrubber is not None else str(exc)
         if isinstance(exc, ApprovalRejectedError):
             rejected = {"node_id": exc.node_id, "type": "Rejected", "message": scrubbed}
             return await self._finish(

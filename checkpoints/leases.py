@@ -20,13 +20,20 @@ from eawe.db.models import RunStatus
 
 __all__ = ["ClaimedRun", "cancel_requested", "claim_next_runs", "claim_run", "release_run", "renew_lease"]
 
-_CLAIMABLE = """(status = 'PENDING' OR (status = 'RUNNING'
-    AND ("leaseExpiresAt" IS NULL OR "leaseExpiresAt" < LOCALTIMESTAMP)))"""
+# A run of a thread waits while another run of that thread is running (with a live lease) or was
+# queued before it: a thread executes one run at a time, in order (multitask "enqueue").
+_CLAIMABLE = """(w.status = 'PENDING' OR (w.status = 'RUNNING'
+    AND (w."leaseExpiresAt" IS NULL OR w."leaseExpiresAt" < LOCALTIMESTAMP)))
+    AND NOT EXISTS (
+        SELECT 1 FROM "WorkflowRun" o
+        WHERE w."threadId" IS NOT NULL AND o."threadId" = w."threadId" AND o.id <> w.id
+          AND ((o.status = 'RUNNING' AND o."leaseExpiresAt" >= LOCALTIMESTAMP)
+               OR (o.status = 'PENDING' AND (o."createdAt", o.id) < (w."createdAt", w.id))))"""
 _CLAIM = f"""
 WITH target AS (
-    SELECT id, status AS previous FROM "WorkflowRun"
+    SELECT w.id, w.status AS previous FROM "WorkflowRun" w
     WHERE {{where}} AND {_CLAIMABLE}
-    ORDER BY "createdAt", id
+    ORDER BY w."createdAt", w.id
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
 )
@@ -37,7 +44,8 @@ SET status = 'RUNNING', "leaseOwner" = :owner,
     "updatedAt" = LOCALTIMESTAMP
 FROM target WHERE r.id = target.id
 RETURNING r.id, r."tenantId", r."workflowDefinitionId", r."workflowVersion", r."graphHash",
-          r."startedById", r.input, r.attempts, target.previous
+          r."startedById", r.input, r.attempts, target.previous, r."threadId", r."graphId",
+          r."assistantId", r.kwargs
 """
 
 
@@ -47,7 +55,8 @@ class ClaimedRun:
 
     id: str
     tenant_id: str
-    workflow_id: str
+    workflow_id: str | None
+    """None for a run of a code graph (``graph_id`` names it)."""
     workflow_version: int
     graph_hash: str
     started_by_id: str | None
@@ -55,6 +64,12 @@ class ClaimedRun:
     attempts: int
     recovered: bool
     """True when the previous holder's lease had expired (a crashed worker)."""
+    thread_id: str
+    """The LangGraph ``thread_id`` of the run's checkpoints."""
+    graph_id: str
+    assistant_id: str | None
+    kwargs: dict[str, Any]
+    """How the run was asked for (config, context, command, checkpoint, interrupts, stream modes)."""
 
 
 def _claimed(row: Any) -> ClaimedRun:
@@ -68,6 +83,10 @@ def _claimed(row: Any) -> ClaimedRun:
         input=row.input,
         attempts=row.attempts,
         recovered=row.previous == RunStatus.RUNNING.value,
+        thread_id=row.threadId or row.id,
+        graph_id=row.graphId,
+        assistant_id=row.assistantId,
+        kwargs=dict(row.kwargs or {}),
     )
 
 
@@ -76,7 +95,7 @@ async def claim_run(
 ) -> ClaimedRun | None:
     """Claim one run if it is PENDING or its lease expired; None otherwise."""
     result = await session.execute(
-        text(_CLAIM.format(where="id = :run_id")),
+        text(_CLAIM.format(where="w.id = :run_id")),
         {"run_id": run_id, "owner": owner, "ttl": lease_seconds, "limit": 1},
     )
     row = result.first()

@@ -12,6 +12,7 @@ import httpx
 from agents.context import ChatModelFactory, Principal
 from agents.models.factory import chat_model_factory_from_settings
 from agents.registry import NodeRegistry, create_registry
+from checkpoints.code_graphs import CodeGraphRegistry, aload_code_graphs
 from checkpoints.engine import RunEngine
 from checkpoints.events import RunEventHub
 from checkpoints.resources import EngineResources, RetrieverFactory, default_worker_id
@@ -105,6 +106,9 @@ async def open_engine(
             await hub.start()
             closers.append(hub.stop)
         keys = settings.parsed_credential_keys()
+        code_graphs = (
+            await aload_code_graphs(settings.graphs_config) if settings.graphs_config else CodeGraphRegistry()
+        )
         resources = EngineResources(
             database=database,
             saver=store.saver,
@@ -118,6 +122,7 @@ async def open_engine(
             events=hub,
             lease_seconds=lease_seconds,
             worker_id=worker_id or default_worker_id(),
+            code_graphs=code_graphs,
         )
     except BaseException:
         for close in reversed(closers):

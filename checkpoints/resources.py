@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.context import ChatModelFactory, DocumentRetriever, Principal
 from agents.registry import NodeRegistry
+from checkpoints.code_graphs import CodeGraphRegistry
 from graphs.compiler import CompiledGraphCache
 
 if TYPE_CHECKING:
@@ -60,3 +61,7 @@ class EngineResources:
     worker_id: str = field(default_factory=default_worker_id)
     recursion_limit: int = 200
     graphs: CompiledGraphCache = field(default_factory=CompiledGraphCache)
+    code_graphs: CodeGraphRegistry = field(default_factory=CodeGraphRegistry)
+    """Graphs loaded from a ``langgraph.json`` (``Settings.graphs_config``), runnable by every tenant."""
+    store: Any = None
+    """The LangGraph store graphs get (tenant-scoped per run); None: an in-memory store per process."""

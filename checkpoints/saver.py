@@ -19,7 +19,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
-__all__ = ["CheckpointStore", "PooledPostgresSaver", "open_checkpoint_store"]
+__all__ = ["CheckpointStore", "PooledPostgresSaver", "delete_run_checkpoints", "open_checkpoint_store"]
 
 _SETUP_LOCK = "eawe.checkpoint_setup"
 
@@ -43,6 +43,26 @@ class PooledPostgresSaver(AsyncPostgresSaver):
             else:
                 async with conn.cursor(binary=True, row_factory=dict_row) as cursor:
                     yield cursor
+
+
+async def delete_run_checkpoints(saver: Any, thread_id: str, run_id: str) -> None:
+    """Drop the checkpoints (and their writes) a run wrote on a thread: a rollback.
+
+    Checkpoint metadata carries ``run_id`` (the engine puts it there), which is how they are found.
+    Blobs are left to the thread (they are shared by content across checkpoints).
+    """
+    if not isinstance(saver, AsyncPostgresSaver):
+        return
+    async with saver._cursor() as cur:
+        await cur.execute(
+            "DELETE FROM checkpoint_writes w USING checkpoints c WHERE c.thread_id = %s "
+            "AND c.metadata->>'run_id' = %s AND w.thread_id = c.thread_id "
+            "AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id",
+            (thread_id, run_id),
+        )
+        await cur.execute(
+            "DELETE FROM checkpoints WHERE thread_id = %s AND metadata->>'run_id' = %s", (thread_id, run_id)
+        )
 
 
 @dataclass

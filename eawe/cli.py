@@ -193,6 +193,10 @@ def serve(
     worker: Annotated[
         bool, typer.Option("--worker/--no-worker", help="Run the in-process run worker")
     ] = True,
+    graphs: Annotated[
+        Path | None,
+        typer.Option("--graphs", help="A langgraph.json whose graphs to serve beside the workflows"),
+    ] = None,
 ) -> None:
     """Serve the REST API (plus an in-process worker) on the embedded defaults unless configured."""
     import uvicorn
@@ -200,6 +204,8 @@ def serve(
     from server.app import create_app, first_start_message
 
     settings = _settings()
+    if graphs is not None:
+        settings = settings.model_copy(update={"graphs_config": graphs})
     _configure_logging()
     print(first_start_message(settings, host, port), flush=True)
     # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that kills the

@@ -85,6 +85,13 @@ class Settings(BaseSettings):
         description="How long an MCP tool call or A2A message/send waits for its run to finish or pause",
     )
 
+    # --- code graphs ---
+    graphs_config: Path | None = Field(
+        default=None,
+        description="A langgraph.json whose graphs every tenant may run beside its workflows "
+        "(`eawe serve --graphs`)",
+    )
+
     # --- run workers ---
     worker_concurrency: int = Field(default=4, ge=1, description="Runs one worker executes at a time")
     run_lease_seconds: float = Field(

@@ -1,69 +1,27 @@
-"""Starting a workflow on a thread, or resuming its interrupts with ``command: {"resume": ...}``.
+"""Turning an Agent-Protocol run request into a run on a thread.
 
-Both go through the engine the REST API uses (``start_run`` and ``decide``), so roles, tenant
-scoping, rate limits and the exactly-once decision rule are the same as on ``/v1``.
+A request queues a new run of the assistant on the thread (``engine.create_run``: input or
+``command``, fork from ``checkpoint_id``, ``multitask_strategy``, ``if_not_exists``). One case
+is different: ``command.resume`` on a thread whose workflow run waits for approval decides its
+open HITL tasks (``engine.decide``: roles and the exactly-once rule as on ``/v1``) and that same
+run continues — a workflow's approvals are tasks, not free-form resumes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from eawe.db.models import HITLStatus, HITLTask, WorkflowDefinition, WorkflowStatus
+from eawe.db.models import HITLStatus, HITLTask, RunStatus, WorkflowRun
+from eawe.db.repositories import threads as thread_repo
 from eawe.db.repositories.hitl import tasks_for_run
-from eawe.errors import ConflictError, NotFoundError, PermissionDeniedError, Problem, ValidationError
-from server.agent_protocol.schemas import RunRequest
-from server.agent_protocol.thread_directory import ResolvedThread, bind_thread, resolve_thread
+from eawe.errors import PermissionDeniedError, Problem, ValidationError
+from server.agent_protocol.schemas import STREAM_MODES, RunRequest
 from server.auth.permissions import Permission
 from server.auth.principal import Principal
 from server.limits import enforce_run_rate_limit
 from server.resources import ServerResources
 
-__all__ = ["Launched", "find_assistant", "launch"]
-
-
-@dataclass(frozen=True)
-class Launched:
-    """What a run request did: the thread (with its workflow run) and the Agent-Protocol run id."""
-
-    thread: ResolvedThread
-    run_id: str
-    kind: str  # "start" | "resume"
-
-    @property
-    def workflow_run_id(self) -> str:
-        assert self.thread.run is not None
-        return self.thread.run.id
-
-
-async def find_assistant(session: AsyncSession, tenant_id: str, assistant_id: str) -> WorkflowDefinition:
-    """A published workflow of the tenant by id, or by name when the name is unique."""
-    row = await session.scalar(
-        select(WorkflowDefinition).where(
-            WorkflowDefinition.tenant_id == tenant_id,
-            WorkflowDefinition.id == assistant_id,
-            WorkflowDefinition.status == WorkflowStatus.ACTIVE,
-        )
-    )
-    if row is None:
-        named = (
-            await session.scalars(
-                select(WorkflowDefinition)
-                .where(
-                    WorkflowDefinition.tenant_id == tenant_id,
-                    WorkflowDefinition.name == assistant_id,
-                    WorkflowDefinition.status == WorkflowStatus.ACTIVE,
-                )
-                .limit(2)
-            )
-        ).all()
-        row = named[0] if len(named) == 1 else None
-    if row is None:
-        raise NotFoundError("assistant", assistant_id)
-    return row
+__all__ = ["launch"]
 
 
 def _decision(value: Any) -> dict[str, Any]:
@@ -95,85 +53,89 @@ def _pair(resume: Any, tasks: list[HITLTask]) -> list[tuple[HITLTask, dict[str, 
     return [(tasks[0], _decision(resume))]
 
 
-async def _resume(
-    resources: ServerResources, principal: Principal, thread_id: str, command: dict[str, Any]
-) -> Launched:
-    if not principal.allows(Permission.HITL_DECIDE):
-        raise PermissionDeniedError(
-            f"role {principal.role.value} may not perform {Permission.HITL_DECIDE.value}"
-        )
-    if set(command) - {"resume"} or "resume" not in command:
-        raise ValidationError(Problem("command", "only 'resume' is supported"))
+async def _paused_workflow_run(
+    resources: ServerResources, tenant_id: str, thread_id: str
+) -> tuple[WorkflowRun, list[HITLTask]] | None:
     async with resources.database.session() as session:
-        thread = await resolve_thread(session, principal.tenant_id, thread_id)
-        if thread.run is None:
-            raise ConflictError(f"thread {thread_id} has no run to resume", field="command")
-        tasks = await tasks_for_run(session, principal.tenant_id, thread.run.id, status=HITLStatus.PENDING)
-    if not tasks:
-        raise ConflictError(f"thread {thread_id} has no open interrupt to resume", field="command")
-    first: str | None = None
-    for task, decision in _pair(command["resume"], tasks):
-        await resources.engine.decide(principal.tenant_id, task.id, decision, actor_id=principal.user_id)
-        first = first or task.id
-    assert first is not None
-    return Launched(thread=thread, run_id=first, kind="resume")
+        run = await thread_repo.latest_run(session, tenant_id, thread_id)
+        if run is None or run.workflow_definition_id is None or run.status != RunStatus.PAUSED_FOR_APPROVAL:
+            return None
+        tasks = await tasks_for_run(session, tenant_id, run.id, status=HITLStatus.PENDING)
+    return (run, tasks) if tasks else None
 
 
-async def _start(
-    resources: ServerResources, principal: Principal, thread_id: str | None, body: RunRequest
-) -> Launched:
-    if not body.assistant_id:
-        raise ValidationError(Problem("assistant_id", "is required to start a run"))
-    async with resources.database.session() as session:
-        thread = await resolve_thread(session, principal.tenant_id, thread_id) if thread_id else None
-        if thread is not None and thread.run is not None:
-            raise ConflictError(
-                f"thread {thread_id} already holds workflow run {thread.run.id}; "
-                "resume it with command.resume or start a new thread",
-                field="thread_id",
+def _kwargs(body: RunRequest) -> dict[str, Any]:
+    unknown = [m for m in body.modes() if m not in STREAM_MODES]
+    if unknown:
+        raise ValidationError(
+            Problem(
+                "stream_mode",
+                f"unknown stream mode {unknown[0]!r}; use one of {', '.join(sorted(STREAM_MODES))}",
             )
-        workflow = await find_assistant(session, principal.tenant_id, body.assistant_id)
-        await enforce_run_rate_limit(
-            session, principal.tenant_id, resources.settings.run_rate_limit_per_minute
         )
-    run = await resources.engine.start_run(
-        principal.tenant_id, workflow.id, body.input or {}, principal.user_id
-    )
-    if thread is not None:
-        async with resources.database.transaction() as session:
-            bound = await bind_thread(
-                session, principal.tenant_id, thread.thread_id, run.id, principal.user_id
-            )
-        if not bound:
-            # Another request started a run on this thread meanwhile: withdraw ours (still queued,
-            # or stopped by its worker) so the thread keeps exactly one run.
-            await resources.engine.cancel(principal.tenant_id, run.id, actor_id=principal.user_id)
-            raise ConflictError(
-                f"thread {thread_id} already holds a workflow run; "
-                "resume it with command.resume or start a new thread",
-                field="thread_id",
-            )
-        started = ResolvedThread(thread.thread_id, thread.created_at, run, thread.metadata)
-    else:
-        started = ResolvedThread(run.id, run.created_at, run, dict(body.metadata or {}))
-    return Launched(thread=started, run_id=run.id, kind="start")
+    kwargs: dict[str, Any] = {
+        "config": body.config or {},
+        "context": body.context or {},
+        "stream_mode": body.modes(),
+        "stream_subgraphs": body.stream_subgraphs,
+        "metadata": body.metadata or {},
+    }
+    if body.command is not None:
+        kwargs["command"] = body.command
+    if body.fork_checkpoint_id():
+        kwargs["checkpoint_id"] = body.fork_checkpoint_id()
+    for key in ("interrupt_before", "interrupt_after", "webhook", "on_disconnect"):
+        value = getattr(body, key)
+        if value is not None:
+            kwargs[key] = value
+    return kwargs
 
 
 async def launch(
     resources: ServerResources, principal: Principal, thread_id: str | None, body: RunRequest
-) -> Launched:
-    """Start the assistant's workflow (``input``) or resume the thread's open interrupts (``command``).
+) -> WorkflowRun:
+    """Queue the requested run (or decide the paused workflow run's tasks) and return the run.
 
     Raises:
         eawe.errors.NotFoundError: Unknown thread or assistant (also another tenant's).
-        eawe.errors.ConflictError: Nothing to resume, a decision already taken, or a thread that
-            already ran.
-        eawe.errors.ValidationError: A body that is neither a start nor a resume.
+        eawe.errors.ConflictError: The thread is busy (``reject``), or a decision already taken.
+        eawe.errors.ValidationError: A body that names no assistant, or a bad stream mode.
     """
     if body.command is not None and body.input is not None:
         raise ValidationError(Problem("command", "give either input or command, not both"))
-    if body.command is not None:
-        if thread_id is None:
-            raise ValidationError(Problem("command", "a resume needs a thread"))
-        return await _resume(resources, principal, thread_id, body.command)
-    return await _start(resources, principal, thread_id, body)
+    kwargs = _kwargs(body)
+    if thread_id is not None and body.command is not None and "resume" in body.command:
+        paused = await _paused_workflow_run(resources, principal.tenant_id, thread_id)
+        if paused is not None:
+            if not principal.allows(Permission.HITL_DECIDE):
+                raise PermissionDeniedError(
+                    f"role {principal.role.value} may not perform {Permission.HITL_DECIDE.value}"
+                )
+            run, tasks = paused
+            for task, decision in _pair(body.command["resume"], tasks):
+                await resources.engine.decide(
+                    principal.tenant_id, task.id, decision, actor_id=principal.user_id
+                )
+            return run
+    assistant = body.assistant_id
+    if not assistant and thread_id is not None:
+        async with resources.database.session() as session:
+            thread = await thread_repo.get_thread(session, principal.tenant_id, thread_id)
+        assistant = thread.assistant_id
+    if not assistant:
+        raise ValidationError(Problem("assistant_id", "is required to start a run"))
+    async with resources.database.session() as session:
+        await enforce_run_rate_limit(
+            session, principal.tenant_id, resources.settings.run_rate_limit_per_minute
+        )
+    return await resources.engine.create_run(
+        principal.tenant_id,
+        assistant,
+        thread_id=thread_id,
+        run_input=body.input,
+        started_by=principal.user_id,
+        kwargs=kwargs,
+        multitask_strategy=body.multitask_strategy or "reject",
+        if_not_exists=body.if_not_exists or "reject",
+        thread_metadata=body.metadata,
+    )

@@ -1,28 +1,34 @@
-"""Agent-Protocol threads: create, get, search, count, state and history (see ``thread_directory``).
+"""Agent-Protocol threads: create, get, patch, delete, search, count, copy, prune, state (get,
+update, at a checkpoint), history and the thread's stream.
 
-A reader who may not see a run's content (``server.auth.run_visibility``) gets threads without
-``values`` from get and search, and 404 from state and history, which exist only to show content.
+A reader who may not see a thread's content (``server.auth.run_visibility``) gets it without
+``values`` from get and search, and 404 from state, history and stream, which exist only to show
+content.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from langchain_core.runnables import RunnableConfig
+from fastapi import APIRouter, Header, Query, Request, Response
+from sse_starlette import EventSourceResponse
 
-from eawe.errors import Problem, ValidationError
-from server.agent_protocol import thread_search
-from server.agent_protocol.run_stream import load_graph
-from server.agent_protocol.schemas import HistoryRequest, ThreadCreate, ThreadSearch
-from server.agent_protocol.thread_directory import (
-    ResolvedThread,
-    readable_thread,
-    reserve_thread,
-    resolve_thread,
+from eawe.db.models import AgentThread
+from eawe.db.repositories import threads as thread_repo
+from eawe.errors import NotFoundError, Problem, ValidationError
+from server.agent_protocol.run_stream import follow_stream
+from server.agent_protocol.schemas import (
+    HistoryRequest,
+    ThreadCreate,
+    ThreadPatch,
+    ThreadPrune,
+    ThreadSearch,
+    ThreadStateCheckpoint,
+    ThreadStateUpdate,
 )
 from server.agent_protocol.views import empty_state_view, snapshot_view, thread_view
-from server.auth.run_visibility import can_read_run_content, runs_with_readable_content
+from server.auth.run_visibility import can_read_thread_content
 from server.deps import Principal, Requires, ResourcesDep, SessionDep
 from server.resources import ServerResources
 
@@ -31,44 +37,81 @@ __all__ = ["router"]
 router = APIRouter(prefix="/threads", tags=["agent-protocol"])
 
 
-async def _readable(resources: ServerResources, principal: Principal, thread_id: str) -> ResolvedThread:
+async def _readable(resources: ServerResources, principal: Principal, thread_id: str) -> AgentThread:
+    """The thread, for a route that shows its content; 404 to a reader who may not see it."""
     async with resources.database.session() as session:
-        thread = await resolve_thread(session, principal.tenant_id, thread_id)
-        return await readable_thread(session, principal, thread)
+        thread = await thread_repo.get_thread(session, principal.tenant_id, thread_id)
+        if not await can_read_thread_content(session, principal, thread):
+            raise NotFoundError("thread", thread_id)
+    return thread
 
 
-def _config(thread: ResolvedThread, checkpoint_id: str | None = None) -> RunnableConfig:
-    assert thread.run is not None
-    configurable: dict[str, Any] = {"thread_id": thread.run.id}
-    if checkpoint_id:
-        configurable["checkpoint_id"] = checkpoint_id
-    return {"configurable": configurable}
+async def _view(
+    resources: ServerResources, principal: Principal, thread: AgentThread, session: Any
+) -> dict[str, Any]:
+    content = await can_read_thread_content(session, principal, thread)
+    last = await thread_repo.latest_run(session, principal.tenant_id, thread.id)
+    snapshot = await resources.engine.threads.state(principal.tenant_id, thread.id) if content else None
+    return thread_view(
+        thread, snapshot, content=content, error=last.error if last and thread.status == "error" else None
+    )
 
 
 @router.post("", summary="Create a thread")
 async def create_thread(
     body: ThreadCreate, principal: Requires.RUNS_CREATE, resources: ResourcesDep
 ) -> dict[str, Any]:
-    if body.thread_id:
-        raise ValidationError(Problem("thread_id", "EAWE assigns thread ids; omit thread_id"))
     async with resources.database.transaction() as session:
-        thread = await reserve_thread(session, principal.tenant_id, body.metadata, principal.user_id)
-    return thread_view(thread)
+        thread = await thread_repo.create_thread(
+            session,
+            principal.tenant_id,
+            thread_id=body.thread_id,
+            metadata=body.metadata,
+            created_by_id=principal.user_id,
+            graph_id=body.graph_id,
+            if_exists=body.if_exists or "raise",
+        )
+    async with resources.database.session() as session:
+        return await _view(resources, principal, thread, session)
 
 
-@router.post("/search", summary="Search threads, newest first")
+@router.post("/search", summary="Search threads")
 async def search_threads(
     body: ThreadSearch, principal: Requires.RUNS_READ, session: SessionDep, resources: ResourcesDep
 ) -> list[dict[str, Any]]:
-    limit = min(body.limit, resources.settings.page_size_max)
-    threads = await thread_search.search_threads(session, principal.tenant_id, body, limit)
-    readable = await runs_with_readable_content(session, principal, [t.run for t in threads if t.run])
-    return [thread_view(t, content=t.run is None or t.run.id in readable) for t in threads]
+    threads = await thread_repo.search_threads(
+        session,
+        principal.tenant_id,
+        metadata=body.metadata,
+        ids=body.ids,
+        status=body.status,
+        limit=min(body.limit, resources.settings.page_size_max),
+        offset=body.offset,
+        sort_by=body.sort_by or "created_at",
+        sort_order=body.sort_order or "desc",
+    )
+    views = []
+    for thread in threads:
+        content = await can_read_thread_content(session, principal, thread)
+        views.append(thread_view(thread, content=content))
+    return views
 
 
 @router.post("/count", summary="Count threads")
 async def count_threads(body: ThreadSearch, principal: Requires.RUNS_READ, session: SessionDep) -> int:
-    return await thread_search.count_threads(session, principal.tenant_id, body)
+    return await thread_repo.count_threads(
+        session, principal.tenant_id, metadata=body.metadata, ids=body.ids, status=body.status
+    )
+
+
+@router.post("/prune", summary="Delete threads, or keep only their latest checkpoint")
+async def prune_threads(
+    body: ThreadPrune, principal: Requires.RUNS_CONTROL, resources: ResourcesDep
+) -> dict[str, int]:
+    pruned = await resources.engine.threads.prune(
+        principal.tenant_id, body.thread_ids, strategy=body.strategy
+    )
+    return {"pruned_count": pruned}
 
 
 @router.get("/{thread_id}", summary="Get a thread")
@@ -76,58 +119,133 @@ async def get_thread(
     thread_id: str, principal: Requires.RUNS_READ, resources: ResourcesDep
 ) -> dict[str, Any]:
     async with resources.database.session() as session:
-        thread = await resolve_thread(session, principal.tenant_id, thread_id)
-        content = thread.run is not None and await can_read_run_content(session, principal, thread.run)
-    if thread.run is None or not content:
-        return thread_view(thread, content=content)
-    snapshot = await (await load_graph(resources, thread.run)).aget_state(_config(thread))
-    return thread_view(thread, snapshot)
+        thread = await thread_repo.get_thread(session, principal.tenant_id, thread_id)
+        return await _view(resources, principal, thread, session)
+
+
+@router.patch("/{thread_id}", summary="Update a thread's metadata (merged)")
+async def patch_thread(
+    thread_id: str, body: ThreadPatch, principal: Requires.RUNS_CREATE, resources: ResourcesDep
+) -> dict[str, Any]:
+    async with resources.database.transaction() as session:
+        thread = await thread_repo.get_thread(session, principal.tenant_id, thread_id, for_update=True)
+        if body.metadata is not None:
+            thread.metadata_ = {**(thread.metadata_ or {}), **body.metadata}
+            await session.flush()
+    async with resources.database.session() as session:
+        thread = await thread_repo.get_thread(session, principal.tenant_id, thread_id)
+        return await _view(resources, principal, thread, session)
+
+
+@router.delete("/{thread_id}", status_code=204, summary="Delete a thread and its checkpoints")
+async def delete_thread(thread_id: str, principal: Requires.RUNS_CREATE, resources: ResourcesDep) -> Response:
+    await _readable(resources, principal, thread_id)
+    await resources.engine.threads.delete(principal.tenant_id, thread_id)
+    return Response(status_code=204)
+
+
+@router.post("/{thread_id}/copy", summary="Copy a thread with its checkpoints")
+async def copy_thread(
+    thread_id: str, principal: Requires.RUNS_CREATE, resources: ResourcesDep
+) -> dict[str, Any]:
+    await _readable(resources, principal, thread_id)
+    copied = await resources.engine.threads.copy(principal.tenant_id, thread_id, actor_id=principal.user_id)
+    async with resources.database.session() as session:
+        return await _view(resources, principal, copied, session)
+
+
+async def _state(
+    resources: ServerResources,
+    principal: Principal,
+    thread_id: str,
+    checkpoint_id: str | None = None,
+    subgraphs: bool = False,
+) -> dict[str, Any]:
+    await _readable(resources, principal, thread_id)
+    snapshot = await resources.engine.threads.state(
+        principal.tenant_id, thread_id, checkpoint_id=checkpoint_id, subgraphs=subgraphs
+    )
+    return empty_state_view() if snapshot is None else snapshot_view(snapshot, thread_id)
 
 
 @router.get("/{thread_id}/state", summary="The thread's current state")
 async def get_thread_state(
-    thread_id: str, principal: Requires.RUNS_READ, resources: ResourcesDep
+    thread_id: str,
+    principal: Requires.RUNS_READ,
+    resources: ResourcesDep,
+    subgraphs: Annotated[bool, Query()] = False,
 ) -> dict[str, Any]:
-    thread = await _readable(resources, principal, thread_id)
-    if thread.run is None:
-        return empty_state_view()
-    snapshot = await (await load_graph(resources, thread.run)).aget_state(_config(thread))
-    return snapshot_view(snapshot, thread.thread_id)
+    return await _state(resources, principal, thread_id, subgraphs=subgraphs)
+
+
+@router.post("/{thread_id}/state", summary="Update the thread's state as if a node returned the values")
+async def update_thread_state(
+    thread_id: str, body: ThreadStateUpdate, principal: Requires.RUNS_CREATE, resources: ResourcesDep
+) -> dict[str, Any]:
+    await _readable(resources, principal, thread_id)
+    checkpoint_id = body.checkpoint_id or (body.checkpoint or {}).get("checkpoint_id")
+    config = await resources.engine.threads.update(
+        principal.tenant_id,
+        thread_id,
+        body.values,
+        as_node=body.as_node,
+        checkpoint_id=checkpoint_id,
+        actor_id=principal.user_id,
+    )
+    configurable = dict(config.get("configurable") or {})
+    return {"checkpoint": {**configurable, "thread_id": thread_id}}
+
+
+@router.post("/{thread_id}/state/checkpoint", summary="The thread's state at a checkpoint")
+async def get_thread_state_checkpoint(
+    thread_id: str, body: ThreadStateCheckpoint, principal: Requires.RUNS_READ, resources: ResourcesDep
+) -> dict[str, Any]:
+    checkpoint_id = body.checkpoint.get("checkpoint_id")
+    if not isinstance(checkpoint_id, str):
+        raise ValidationError(Problem("checkpoint.checkpoint_id", "is required"))
+    return await _state(resources, principal, thread_id, checkpoint_id, body.subgraphs)
 
 
 @router.get("/{thread_id}/state/{checkpoint_id}", summary="The thread's state at a checkpoint")
 async def get_thread_state_at(
-    thread_id: str, checkpoint_id: str, principal: Requires.RUNS_READ, resources: ResourcesDep
+    thread_id: str,
+    checkpoint_id: str,
+    principal: Requires.RUNS_READ,
+    resources: ResourcesDep,
+    subgraphs: Annotated[bool, Query()] = False,
 ) -> dict[str, Any]:
-    thread = await _readable(resources, principal, thread_id)
-    if thread.run is None:
-        return empty_state_view()
-    snapshot = await (await load_graph(resources, thread.run)).aget_state(_config(thread, checkpoint_id))
-    return snapshot_view(snapshot, thread.thread_id)
+    return await _state(resources, principal, thread_id, checkpoint_id, subgraphs)
 
 
 async def _history(
-    resources: ServerResources, principal: Principal, thread_id: str, limit: int, before: Any
+    resources: ServerResources,
+    principal: Principal,
+    thread_id: str,
+    limit: int,
+    before: Any,
+    metadata: dict[str, Any] | None = None,
+    checkpoint: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    thread = await _readable(resources, principal, thread_id)
-    if thread.run is None:
-        return []
+    await _readable(resources, principal, thread_id)
     before_id = before.get("checkpoint_id") if isinstance(before, dict) else before
-    graph = await load_graph(resources, thread.run)
-    limit = min(limit, resources.settings.page_size_max)
-    return [
-        snapshot_view(snapshot, thread.thread_id)
-        async for snapshot in graph.aget_state_history(
-            _config(thread), limit=limit, before=_config(thread, before_id) if before_id else None
-        )
-    ]
+    snapshots = await resources.engine.threads.history(
+        principal.tenant_id,
+        thread_id,
+        limit=min(limit, resources.settings.page_size_max),
+        before=before_id,
+        metadata=metadata,
+        checkpoint_id=(checkpoint or {}).get("checkpoint_id"),
+    )
+    return [snapshot_view(s, thread_id) for s in snapshots]
 
 
 @router.post("/{thread_id}/history", summary="The thread's checkpoints, newest first")
 async def thread_history(
     thread_id: str, body: HistoryRequest, principal: Requires.RUNS_READ, resources: ResourcesDep
 ) -> list[dict[str, Any]]:
-    return await _history(resources, principal, thread_id, body.limit, body.before)
+    return await _history(
+        resources, principal, thread_id, body.limit, body.before, body.metadata, body.checkpoint
+    )
 
 
 @router.get("/{thread_id}/history", summary="The thread's checkpoints, newest first")
@@ -139,3 +257,38 @@ async def thread_history_get(
     before: Annotated[str | None, Query(max_length=200)] = None,
 ) -> list[dict[str, Any]]:
     return await _history(resources, principal, thread_id, limit, before)
+
+
+@router.get("/{thread_id}/stream", summary="Join the thread's active run stream (SSE)")
+async def join_thread_stream(
+    thread_id: str,
+    request: Request,
+    principal: Requires.RUNS_READ,
+    resources: ResourcesDep,
+    last_event_id: Annotated[str | None, Header(max_length=80)] = None,
+) -> EventSourceResponse:
+    await _readable(resources, principal, thread_id)
+
+    async def parts() -> Any:
+        # Event ids are "<run id>:<seq>", so a reconnect resumes inside the right run.
+        resume_run, _, resume_seq = (last_event_id or "").partition(":")
+        seen: set[str] = set()
+        while not await request.is_disconnected():
+            async with resources.database.session() as session:
+                active = await thread_repo.active_runs(session, principal.tenant_id, thread_id)
+            runs = [r for r in active if r.id not in seen]
+            if not runs:
+                return
+            run = runs[0]
+            seen.add(run.id)
+            after = int(resume_seq) if run.id == resume_run and resume_seq.isdigit() else 0
+            async for seq, event, data in follow_stream(
+                resources,
+                principal.tenant_id,
+                run.id,
+                after_seq=after,
+                is_disconnected=request.is_disconnected,
+            ):
+                yield {"event": event, "data": json.dumps(data), "id": f"{run.id}:{seq}"}
+
+    return EventSourceResponse(parts(), ping=10)

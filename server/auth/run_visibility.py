@@ -20,10 +20,10 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eawe.db.models import HITLTask, Role, WorkflowRun
+from eawe.db.models import AgentThread, HITLTask, Role, WorkflowRun
 from server.auth.principal import Principal
 
-__all__ = ["can_read_run_content", "metadata_error", "runs_with_readable_content"]
+__all__ = ["can_read_run_content", "can_read_thread_content", "metadata_error", "runs_with_readable_content"]
 
 
 async def runs_with_readable_content(
@@ -61,6 +61,23 @@ async def runs_with_readable_content(
 async def can_read_run_content(session: AsyncSession, principal: Principal, run: WorkflowRun) -> bool:
     """Whether ``principal`` may read the content of ``run`` (see the module docstring for the rule)."""
     return run.id in await runs_with_readable_content(session, principal, [run])
+
+
+async def can_read_thread_content(session: AsyncSession, principal: Principal, thread: AgentThread) -> bool:
+    """A thread's state holds its runs' content: readable by an administrator, the thread's creator,
+    and whoever may read the content of one of its runs."""
+    if thread.tenant_id != principal.tenant_id:
+        return False
+    if principal.role == Role.ADMINISTRATOR or thread.created_by_id == principal.user_id:
+        return True
+    runs = (
+        await session.scalars(
+            select(WorkflowRun).where(
+                WorkflowRun.tenant_id == thread.tenant_id, WorkflowRun.thread_id == thread.id
+            )
+        )
+    ).all()
+    return bool(await runs_with_readable_content(session, principal, runs))
 
 
 def metadata_error(error: Any) -> dict[str, Any] | None:

@@ -51,7 +51,13 @@ async def create(body: RunCreate, principal: Requires.RUNS_CREATE, resources: Re
             session, principal.tenant_id, resources.settings.run_rate_limit_per_minute
         )
     run = await resources.engine.start_run(
-        principal.tenant_id, body.workflow_id, body.input, principal.user_id, version=body.version
+        principal.tenant_id,
+        body.workflow_id,
+        body.input,
+        principal.user_id,
+        version=body.version,
+        thread_id=body.thread_id,
+        multitask_strategy=body.multitask_strategy,
     )
     return _out(run, content_visible=True)  # the caller is its starter
 

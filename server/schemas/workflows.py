@@ -86,11 +86,23 @@ class RunCreate(BaseModel):
     workflow_id: str = Field(min_length=1, max_length=100)
     input: dict[str, Any] = Field(default_factory=dict)
     version: int | None = Field(default=None, ge=1, description="Published version to pin (default: newest)")
+    thread_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Continue this thread from its latest checkpoint (default: a new thread)",
+    )
+    multitask_strategy: Literal["reject", "enqueue", "interrupt", "rollback"] = Field(
+        default="reject", description="What to do when the thread already has a run pending or running"
+    )
 
 
 class RunOut(ApiModel):
     id: str
-    workflow_id: str
+    workflow_id: str | None
+    thread_id: str | None = None
+    graph_id: str = ""
+    assistant_id: str | None = None
     workflow_version: int
     graph_hash: str
     status: str

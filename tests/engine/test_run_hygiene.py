@@ -76,7 +76,7 @@ async def test_prune_keeps_the_final_checkpoint(engine: RunEngine, tenant_factor
     workflow_id = await publish_workflow(engine, t.tenant.id, SIMPLE)
     run = await engine.start_run(t.tenant.id, workflow_id, {}, None)
     assert await engine.execute_run(run.id) == RunStatus.COMPLETED
-    config = {"configurable": {"thread_id": run.id}}
+    config = {"configurable": {"thread_id": run.thread_id}}
     before = [c async for c in engine.resources.saver.alist(config)]
     assert len(before) > 1
     assert await engine.prune_checkpoints(t.tenant.id) == 1

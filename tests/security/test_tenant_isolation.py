@@ -72,7 +72,7 @@ async def _their_world(client: httpx.AsyncClient, app: FastAPI, tenant: ApiTenan
             "workflow_id": workflow_id,
             "assistant_id": workflow_id,
             "run_id": run["id"],
-            "thread_id": run["id"],
+            "thread_id": run["thread_id"],
             "task_id": task_id,
             "checkpoint_id": checkpoint_id,
             "document_id": doc.json()["id"],

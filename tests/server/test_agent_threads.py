@@ -10,12 +10,12 @@ import httpx
 import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.errors import NotFoundError
+from server.agent_protocol.thread_directory import THREAD_BOUND, THREAD_CREATED, bind_thread
 from sqlalchemy import select
 
 from eawe.db.database import Database
 from eawe.db.ids import new_id
 from eawe.db.models import AgentThread, AuditLog, Role, RunStatus, WorkflowRun
-from server.agent_protocol.thread_directory import THREAD_BOUND, THREAD_CREATED, bind_thread
 from tests.server.sample_workflows import REVIEWED_DRAFT, create_and_publish
 
 

@@ -154,7 +154,7 @@ async def test_run_of_a_dead_worker_resumes_from_its_checkpoint(
             workflow_version=claimed.workflow_version,
             started_by_id=claimed.started_by_id,
         )
-        config: dict[str, Any] = {"configurable": {"thread_id": run["id"]}}
+        config: dict[str, Any] = {"configurable": {"thread_id": run["thread_id"]}}
         async for _ in graph.astream(claimed.input, config, context=context, interrupt_after=["fetch"]):
             pass
         snapshot = await graph.aget_state(config)

@@ -7,38 +7,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eawe.db.ids import new_id
-from eawe.db.models import AuditLog, RunStatus, WorkflowDefinitionVersion, WorkflowRun
+from eawe.db.models import AuditLog, RunStatus, WorkflowRun
 from eawe.db.pagination import Page, paginate
 from eawe.errors import NotFoundError
 
-__all__ = ["create_run", "get_run", "list_run_audit", "list_runs", "run_public"]
-
-
-async def create_run(
-    session: AsyncSession,
-    *,
-    tenant_id: str,
-    version: WorkflowDefinitionVersion,
-    run_input: dict[str, Any],
-    started_by_id: str | None,
-) -> WorkflowRun:
-    """A PENDING run pinned to ``version`` (its number and graph hash)."""
-    if version.tenant_id != tenant_id:
-        raise NotFoundError("workflow version", version.id)
-    row = WorkflowRun(
-        id=new_id(),
-        tenant_id=tenant_id,
-        workflow_definition_id=version.workflow_definition_id,
-        workflow_version=version.version,
-        graph_hash=version.graph_hash,
-        status=RunStatus.PENDING,
-        input=run_input,
-        started_by_id=started_by_id,
-    )
-    session.add(row)
-    await session.flush()
-    return row
+__all__ = ["get_run", "list_run_audit", "list_runs", "run_public"]
 
 
 async def get_run(
@@ -86,6 +59,9 @@ def run_public(row: WorkflowRun) -> dict[str, Any]:
         "id": row.id,
         "tenant_id": row.tenant_id,
         "workflow_id": row.workflow_definition_id,
+        "thread_id": row.thread_id,
+        "graph_id": row.graph_id,
+        "assistant_id": row.assistant_id,
         "workflow_version": row.workflow_version,
         "graph_hash": row.graph_hash,
         "status": row.status.value,

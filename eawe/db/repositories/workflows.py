@@ -6,6 +6,7 @@ These functions store what they are given; the definition JSON is validated by t
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from eawe.audit import ActorType, append_audit
 from eawe.db.ids import new_id
 from eawe.db.models import WorkflowDefinition, WorkflowDefinitionVersion, WorkflowStatus
 from eawe.db.pagination import Page, paginate
+from eawe.db.repositories.assistants import ensure_default_assistant
 from eawe.errors import ConflictError, NotFoundError, Problem, ValidationError
 
 __all__ = [
@@ -47,6 +49,25 @@ def _check(name: Any = _UNSET, definition_graph: Any = _UNSET) -> None:
         raise ValidationError(problems)
 
 
+async def _unique_slug(session: AsyncSession, tenant_id: str, name: str) -> str:
+    """The name in lower-case words joined by '-', suffixed -2, -3, ... until free in the tenant."""
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60].strip("-") or "workflow"
+    taken = set(
+        (
+            await session.scalars(
+                select(WorkflowDefinition.slug).where(
+                    WorkflowDefinition.tenant_id == tenant_id, WorkflowDefinition.slug.like(f"{base}%")
+                )
+            )
+        ).all()
+    )
+    slug, n = base, 1
+    while slug in taken:
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
 async def create_workflow(
     session: AsyncSession,
     *,
@@ -66,6 +87,7 @@ async def create_workflow(
         definition_graph=definition_graph,
         status=WorkflowStatus.DRAFT,
         version=1,
+        slug=await _unique_slug(session, tenant_id, name.strip()),
     )
     session.add(row)
     await session.flush()
@@ -204,6 +226,16 @@ async def publish_version(
     row.status = WorkflowStatus.ACTIVE
     row.published_version = version.version
     await session.flush()
+    # The workflow's default assistant: assistant id = workflow id, graph id = its slug.
+    await ensure_default_assistant(
+        session,
+        tenant_id,
+        graph_id=row.slug or row.id,
+        assistant_id=row.id,
+        workflow_definition_id=row.id,
+        name=row.name,
+        description=row.description,
+    )
     await append_audit(
         session,
         tenant_id=tenant_id,

@@ -1,0 +1,126 @@
+"""The stored stream of a run: LangGraph stream parts as SSE events, in order, in PostgreSQL.
+
+The worker executing a run may be another process than the one a client streams from, and a
+client may join late or reconnect, so the parts a client asked for (``stream_mode``) are written
+to ``RunStreamEvent`` with a per-run sequence (the SSE event id) and read back from there. Parts
+are buffered and written in batches — with the step's own bookkeeping when a node finishes, or
+after a short delay for token streams — each batch waking readers with one notification.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from langchain_core.messages import BaseMessageChunk
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from checkpoints.events import RunEvent, publish_event
+from eawe.db.repositories.threads import append_stream_events, last_stream_seq
+from eawe.jsonable import jsonable
+
+__all__ = ["LANGGRAPH_MODES", "StreamRecorder", "graph_stream_modes"]
+
+# What the Agent Protocol's stream modes need from LangGraph's ``astream``.
+LANGGRAPH_MODES = {
+    "values": "values",
+    "updates": "updates",
+    "messages": "messages",
+    "messages-tuple": "messages",
+    "custom": "custom",
+    "debug": "debug",
+    "tasks": "tasks",
+    "checkpoints": "checkpoints",
+    "events": "updates",
+}
+_FLUSH_SECONDS = 0.05
+
+
+def graph_stream_modes(requested: list[str]) -> list[str]:
+    """LangGraph modes for the requested ones; ``updates`` always (the engine follows nodes by it)."""
+    modes = {"updates"} | {LANGGRAPH_MODES[m] for m in requested if m in LANGGRAPH_MODES}
+    return sorted(modes)
+
+
+class StreamRecorder:
+    """Turns ``astream(..., subgraphs=True)`` chunks into the requested SSE parts and stores them."""
+
+    def __init__(self, tenant_id: str, run_id: str, requested: list[str]) -> None:
+        self.tenant_id = tenant_id
+        self.run_id = run_id
+        self.requested = set(requested)
+        self._next_seq = 1
+        self._buffer: list[tuple[str, Any]] = []
+        self._since = 0.0
+        self._messages: dict[str, Any] = {}
+
+    async def start(self, session: AsyncSession) -> None:
+        """Continue after the parts an earlier attempt of the run stored."""
+        self._next_seq = await last_stream_seq(session, self.run_id) + 1
+
+    def _add(self, event: str, data: Any) -> None:
+        if not self._buffer:
+            self._since = time.monotonic()
+        self._buffer.append((event, jsonable(data)))
+
+    def add(self, event: str, data: Any) -> None:
+        """Queue a part the engine itself emits (``metadata``, ``error``, ``end``)."""
+        self._add(event, data)
+
+    def add_chunk(self, namespace: tuple[str, ...], mode: str, data: Any) -> None:
+        """Queue the parts one LangGraph chunk gives (nothing for modes nobody asked for)."""
+        suffix = "|" + "|".join(namespace) if namespace else ""
+        if mode == "messages":
+            self._add_message(suffix, data)
+            return
+        if mode == "updates" and "events" in self.requested and isinstance(data, dict):
+            for node, update in data.items():
+                self._add(
+                    "events" + suffix,
+                    {
+                        "event": "on_chain_end",
+                        "name": node,
+                        "run_id": self.run_id,
+                        "data": {"output": update},
+                        "metadata": {"langgraph_node": node},
+                        "tags": [],
+                        "parent_ids": [],
+                    },
+                )
+        if mode in self.requested:
+            self._add(mode + suffix, data)
+
+    def _add_message(self, suffix: str, data: Any) -> None:
+        message, metadata = data if isinstance(data, tuple) and len(data) == 2 else (data, {})
+        if "messages-tuple" in self.requested:
+            self._add("messages" + suffix, [message, metadata])
+        if "messages" not in self.requested:
+            return
+        key = str(getattr(message, "id", None) or id(message))
+        if key not in self._messages:
+            self._add("messages/metadata", {key: {"metadata": metadata}})
+        if isinstance(message, BaseMessageChunk):
+            previous = self._messages.get(key)
+            merged = message if previous is None else previous + message
+            self._messages[key] = merged
+            self._add("messages/partial" + suffix, [merged])
+        else:
+            self._messages[key] = message
+            self._add("messages/complete" + suffix, [message])
+
+    @property
+    def due(self) -> bool:
+        """Buffered parts have waited long enough to be written on their own."""
+        return bool(self._buffer) and time.monotonic() - self._since >= _FLUSH_SECONDS
+
+    async def flush(self, session: AsyncSession) -> None:
+        """Write the buffered parts in the caller's transaction and wake the run's readers."""
+        if not self._buffer:
+            return
+        parts, self._buffer = self._buffer, []
+        self._next_seq = await append_stream_events(
+            session, self.tenant_id, self.run_id, self._next_seq, parts
+        )
+        await publish_event(
+            session, RunEvent(self.tenant_id, self.run_id, "stream.parts", {"seq": self._next_seq - 1})
+        )
