@@ -17,21 +17,21 @@ from a2a.types.a2a_pb2 import (
     StringList,
 )
 
-from eawe.db.models import WorkflowDefinition, WorkflowDefinitionVersion
+from server.published_assistants import PublishedAssistant
 
 __all__ = ["agent_card", "agent_card_json"]
 
 _MODES = ["application/json", "text/plain"]
 
 
-def agent_card(workflow: WorkflowDefinition, version: WorkflowDefinitionVersion, base_url: str) -> AgentCard:
+def agent_card(assistant: PublishedAssistant, base_url: str) -> AgentCard:
     """The card: one JSON-RPC interface at ``{base_url}/a2a/{id}``, streaming, bearer auth, one skill."""
-    url = f"{base_url.rstrip('/')}/a2a/{workflow.id}"
-    description = workflow.description or f"The EAWE workflow {workflow.name!r}."
+    url = f"{base_url.rstrip('/')}/a2a/{assistant.assistant_id}"
+    description = assistant.description or f"The EAWE workflow {assistant.name!r}."
     return AgentCard(
-        name=workflow.name,
+        name=assistant.name,
         description=description,
-        version=str(version.version),
+        version=str(assistant.version.version),
         provider=AgentProvider(organization="EAWE", url=base_url),
         supported_interfaces=[
             AgentInterface(url=url, protocol_binding="JSONRPC", protocol_version="1.0"),
@@ -52,8 +52,8 @@ def agent_card(workflow: WorkflowDefinition, version: WorkflowDefinitionVersion,
         default_output_modes=["application/json"],
         skills=[
             AgentSkill(
-                id=workflow.id,
-                name=workflow.name,
+                id=assistant.workflow.id,
+                name=assistant.name,
                 description=description,
                 tags=["workflow"],
                 input_modes=_MODES,
@@ -63,7 +63,5 @@ def agent_card(workflow: WorkflowDefinition, version: WorkflowDefinitionVersion,
     )
 
 
-def agent_card_json(
-    workflow: WorkflowDefinition, version: WorkflowDefinitionVersion, base_url: str
-) -> dict[str, Any]:
-    return agent_card_to_dict(agent_card(workflow, version, base_url))
+def agent_card_json(assistant: PublishedAssistant, base_url: str) -> dict[str, Any]:
+    return agent_card_to_dict(agent_card(assistant, base_url))

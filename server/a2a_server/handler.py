@@ -81,6 +81,7 @@ class A2ACall:
 
     resources: ServerResources
     principal: Principal
+    assistant_id: str
     workflow_id: str
     input_schema: dict[str, Any]
 
@@ -231,11 +232,14 @@ class WorkflowRequestHandler(RequestHandler):
             await enforce_run_rate_limit(
                 session, call.tenant_id, resources.settings.run_rate_limit_per_minute
             )
-            # The context's next message belongs to the thread of its latest run. Until the engine's
-            # start_run takes a thread, each message starts a new thread grouped under the context.
-            await a2a_tasks.latest_run_of_context(session, call.tenant_id, context_id)
-        run = await resources.engine.start_run(
-            call.tenant_id, call.workflow_id, run_input, call.principal.user_id
+            # The context's next message continues the thread of its latest run.
+            thread_id = await a2a_tasks.thread_of_context(session, call.tenant_id, context_id)
+        run = await resources.engine.create_run(
+            call.tenant_id,
+            call.assistant_id,
+            thread_id=thread_id,
+            run_input=run_input,
+            started_by=call.principal.user_id,
         )
         async with resources.database.transaction() as session:
             await a2a_tasks.record_a2a_task(

@@ -17,12 +17,11 @@ from a2a.server.routes.jsonrpc_dispatcher import JsonRpcDispatcher
 from fastapi import APIRouter, Query, Request, Response
 from starlette.requests import Request as StarletteRequest
 
-from eawe.db.repositories import workflows as workflow_repo
 from server.a2a_server.agent_card import agent_card_json
 from server.a2a_server.handler import A2ACall, WorkflowRequestHandler
-from server.agent_protocol.launch import find_assistant
 from server.deps import Requires, ResourcesDep, SessionDep
 from server.graph_views import state_json_schemas
+from server.published_assistants import published_assistant
 
 __all__ = ["create_a2a_router"]
 
@@ -35,9 +34,8 @@ class _CallContextBuilder(DefaultServerCallContextBuilder):
 
 
 async def _card(session: Any, tenant_id: str, assistant_id: str, request: Request) -> dict[str, Any]:
-    workflow = await find_assistant(session, tenant_id, assistant_id)
-    version = await workflow_repo.get_version(session, tenant_id, workflow.id)
-    return agent_card_json(workflow, version, str(request.base_url))
+    assistant = await published_assistant(session, tenant_id, assistant_id)
+    return agent_card_json(assistant, str(request.base_url))
 
 
 def create_a2a_router() -> APIRouter:
@@ -71,13 +69,13 @@ def create_a2a_router() -> APIRouter:
         assistant_id: str, request: Request, principal: Requires.RUNS_READ, resources: ResourcesDep
     ) -> Response:
         async with resources.session() as session:
-            workflow = await find_assistant(session, principal.tenant_id, assistant_id)
-            version = await workflow_repo.get_version(session, principal.tenant_id, workflow.id)
-        schemas = state_json_schemas(version.definition_graph, "WorkflowState")
+            assistant = await published_assistant(session, principal.tenant_id, assistant_id)
+        schemas = state_json_schemas(assistant.version.definition_graph, "WorkflowState")
         request.state.a2a_call = A2ACall(
             resources=resources,
             principal=principal,
-            workflow_id=workflow.id,
+            assistant_id=assistant.assistant_id,
+            workflow_id=assistant.workflow.id,
             input_schema=schemas["input_schema"],
         )
         return await dispatcher.handle_requests(request)

@@ -17,11 +17,11 @@ from mcp import types
 from eawe.db.models import RunStatus, WorkflowDefinition, WorkflowStatus
 from eawe.db.repositories import workflows as workflow_repo
 from eawe.errors import NotFoundError, PermissionDeniedError
-from server.agent_protocol.launch import find_assistant
 from server.auth.permissions import Permission
 from server.auth.principal import Principal
 from server.graph_views import state_json_schemas
 from server.limits import enforce_run_rate_limit
+from server.published_assistants import published_workflow
 from server.resources import ServerResources
 from server.run_outcome import RunOutcome, read_outcome, wait_until_settled
 
@@ -118,7 +118,7 @@ async def call_workflow_tool(
         )
     workflow_id = workflow_id_of(name)
     async with resources.session() as session:
-        workflow = await find_assistant(session, principal.tenant_id, workflow_id)
+        workflow, _ = await published_workflow(session, principal.tenant_id, workflow_id)
         await enforce_run_rate_limit(
             session, principal.tenant_id, resources.settings.run_rate_limit_per_minute
         )

@@ -111,10 +111,15 @@ async def test_a2a_send_then_reply_with_the_decision_and_cancel(
         assert get_data_parts(list(artifacts[0].parts))[0]["final"] == "published: A note about replies"
 
         # The same context continues with a follow-up message: a new task in that context.
-        [follow] = [
-            e for e in await _events(streaming, _message(new_text_part("more"), context_id=task.context_id))
-        ][:1]
+        follow = (await _events(streaming, _message(new_text_part("more"), context_id=task.context_id)))[0]
         assert follow.task.context_id == task.context_id and follow.task.id != task.id
+        first_run = (await client.get(f"/v1/runs/{task.id}", headers=tenant.operator)).json()
+        second_run = (await client.get(f"/v1/runs/{follow.task.id}", headers=tenant.operator)).json()
+        assert first_run["thread_id"] and second_run["thread_id"] == first_run["thread_id"]
+        # ... while a message without a context starts a new thread.
+        fresh = (await _events(streaming, _message(new_text_part("fresh"))))[0]
+        fresh_run = (await client.get(f"/v1/runs/{fresh.task.id}", headers=tenant.operator)).json()
+        assert fresh.task.context_id != task.context_id and fresh_run["thread_id"] != first_run["thread_id"]
 
         cancelled = await streaming.cancel_task(CancelTaskRequest(id=follow.task.id))
         assert cancelled.status.state == TaskState.TASK_STATE_CANCELED

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from eawe.db.models import A2ATask, WorkflowRun
 
-__all__ = ["context_of_run", "latest_run_of_context", "record_a2a_task", "thread_of_context"]
+__all__ = ["context_of_run", "record_a2a_task", "thread_of_context"]
 
 
 async def record_a2a_task(session: AsyncSession, *, tenant_id: str, run_id: str, context_id: str) -> A2ATask:
@@ -21,16 +21,6 @@ async def context_of_run(session: AsyncSession, tenant_id: str, run_id: str) -> 
     """The A2A context of a run, or None when the run was not started through A2A."""
     return await session.scalar(
         select(A2ATask.context_id).where(A2ATask.tenant_id == tenant_id, A2ATask.workflow_run_id == run_id)
-    )
-
-
-async def latest_run_of_context(session: AsyncSession, tenant_id: str, context_id: str) -> str | None:
-    """The id of the newest run in the tenant's A2A context, or None for a new context."""
-    return await session.scalar(
-        select(A2ATask.workflow_run_id)
-        .where(A2ATask.tenant_id == tenant_id, A2ATask.context_id == context_id)
-        .order_by(A2ATask.created_at.desc(), A2ATask.id.desc())
-        .limit(1)
     )
 
 
