@@ -37,6 +37,7 @@ from checkpoints.run_targets import RunTarget, target_of_assistant, target_of_wo
 from checkpoints.saver import delete_run_checkpoints
 from checkpoints.thread_state import ThreadStates
 from eawe.audit import ActorType, append_audit
+from eawe.db.ids import new_id
 from eawe.db.models import (
     HITLTask,
     RunStatus,
@@ -185,6 +186,7 @@ class RunEngine:
     ) -> WorkflowRun:
         if started_by is not None:
             await get_user(session, tenant_id, started_by)
+        run_id = new_id()
         thread = await open_thread(
             session,
             tenant_id,
@@ -192,6 +194,7 @@ class RunEngine:
             if_not_exists=if_not_exists,
             metadata=thread_metadata,
             created_by_id=started_by,
+            new_thread_id=run_id,
         )
         if target.version is not None:
             _, validated = await load_run_graph(
@@ -214,6 +217,7 @@ class RunEngine:
             kwargs=kwargs,
             started_by_id=started_by,
             multitask_strategy=multitask_strategy,
+            run_id=run_id,
         )
 
     async def execute_run(self, run_id: str) -> RunStatus | None:

@@ -195,8 +195,6 @@ class _Execution:
         except EAWEError as exc:
             error = {"type": type(exc).__name__, "message": str(exc)}
             return await self._finish(RunStatus.FAILED, "RUN_FAILED", error, error=error, set_error=True)
-        async with self.r.database.session() as session:
-            await self.stream.start(session)
         snapshot = await graph.aget_state(self.config)
         started = snapshot.created_at is not None and (snapshot.metadata or {}).get("run_id") == self.run.id
         graph_input: Any = None
@@ -224,10 +222,9 @@ class _Execution:
         }
         if self.run.recovered:
             details["recovered"] = True
-        if not started:
-            self.stream.add(
-                "metadata", {"run_id": self.run.id, "thread_id": self.run.thread_id, "attempt": 1}
-            )
+        self.stream.add(
+            "metadata", {"run_id": self.run.id, "thread_id": self.run.thread_id, "attempt": self.run.attempts}
+        )
         if not await self._record(action, details):
             return None
         while True:

@@ -36,12 +36,14 @@ async def open_thread(
     if_not_exists: str = "reject",
     metadata: dict[str, Any] | None = None,
     created_by_id: str | None = None,
+    new_thread_id: str | None = None,
 ) -> AgentThread:
     """The thread to queue on, locked: ``thread_id`` (created if missing with ``if_not_exists =
-    "create"``), or a new one."""
+    "create"``), or a new one (``new_thread_id``: a run started without a thread gets a thread
+    with the run's own id, so its id names both)."""
     if thread_id is None:
         return await thread_repo.create_thread(
-            session, tenant_id, metadata=metadata, created_by_id=created_by_id
+            session, tenant_id, thread_id=new_thread_id, metadata=metadata, created_by_id=created_by_id
         )
     try:
         return await thread_repo.get_thread(session, tenant_id, thread_id, for_update=True)
@@ -100,6 +102,7 @@ async def queue_run(
     kwargs: dict[str, Any],
     started_by_id: str | None,
     multitask_strategy: MultitaskStrategy = "reject",
+    run_id: str | None = None,
 ) -> WorkflowRun:
     """Queue a PENDING run of ``target`` on the (locked) ``thread``.
 
@@ -123,7 +126,7 @@ async def queue_run(
         )
     version = target.version
     run = WorkflowRun(
-        id=new_id(),
+        id=run_id or new_id(),
         tenant_id=tenant_id,
         workflow_definition_id=version.workflow_definition_id if version is not None else None,
         workflow_version=version.version if version is not None else 1,
@@ -139,6 +142,12 @@ async def queue_run(
     )
     session.add(run)
     thread.status = "busy"
+    # As LangGraph does: a thread's metadata names the graph and assistant its runs execute.
+    thread.metadata_ = {
+        "graph_id": target.graph_id,
+        "assistant_id": target.assistant_id,
+        **(thread.metadata_ or {}),
+    }
     thread.graph_id = thread.graph_id or target.graph_id
     thread.assistant_id = thread.assistant_id or target.assistant_id
     thread.updated_at = utcnow()

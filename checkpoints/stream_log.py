@@ -19,7 +19,7 @@ from checkpoints.events import RunEvent, publish_event
 from eawe.db.repositories.threads import append_stream_events, last_stream_seq
 from eawe.jsonable import jsonable
 
-__all__ = ["LANGGRAPH_MODES", "StreamRecorder", "graph_stream_modes"]
+__all__ = ["LANGGRAPH_MODES", "StreamRecorder", "graph_stream_modes", "part_wanted"]
 
 # What the Agent Protocol's stream modes need from LangGraph's ``astream``.
 LANGGRAPH_MODES = {
@@ -36,6 +36,21 @@ LANGGRAPH_MODES = {
 _FLUSH_SECONDS = 0.05
 
 
+_ALWAYS = frozenset({"metadata", "error", "end"})
+
+
+def part_wanted(event: str, modes: set[str]) -> bool:
+    """Whether a stored part (its SSE event name, e.g. ``updates|sub:1``) belongs to ``modes``."""
+    base = event.split("|", 1)[0]
+    if base in _ALWAYS:
+        return True
+    if base.startswith("messages/"):
+        return "messages" in modes
+    if base == "messages":
+        return "messages-tuple" in modes
+    return base in modes
+
+
 def graph_stream_modes(requested: list[str]) -> list[str]:
     """LangGraph modes for the requested ones; ``updates`` always (the engine follows nodes by it)."""
     modes = {"updates"} | {LANGGRAPH_MODES[m] for m in requested if m in LANGGRAPH_MODES}
@@ -48,15 +63,12 @@ class StreamRecorder:
     def __init__(self, tenant_id: str, run_id: str, requested: list[str]) -> None:
         self.tenant_id = tenant_id
         self.run_id = run_id
-        self.requested = set(requested)
-        self._next_seq = 1
+        # values and updates are always stored, so a client joining later can ask for them too.
+        self.requested = set(requested) | {"values", "updates"}
+        self._next_seq: int | None = None
         self._buffer: list[tuple[str, Any]] = []
         self._since = 0.0
         self._messages: dict[str, Any] = {}
-
-    async def start(self, session: AsyncSession) -> None:
-        """Continue after the parts an earlier attempt of the run stored."""
-        self._next_seq = await last_stream_seq(session, self.run_id) + 1
 
     def _add(self, event: str, data: Any) -> None:
         if not self._buffer:
@@ -75,6 +87,8 @@ class StreamRecorder:
             return
         if mode == "updates" and "events" in self.requested and isinstance(data, dict):
             for node, update in data.items():
+                if node == "__interrupt__":
+                    continue
                 self._add(
                     "events" + suffix,
                     {
@@ -118,6 +132,8 @@ class StreamRecorder:
         if not self._buffer:
             return
         parts, self._buffer = self._buffer, []
+        if self._next_seq is None:  # continue after the parts an earlier attempt of the run stored
+            self._next_seq = await last_stream_seq(session, self.run_id) + 1
         self._next_seq = await append_stream_events(
             session, self.tenant_id, self.run_id, self._next_seq, parts
         )

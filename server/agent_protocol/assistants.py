@@ -139,8 +139,12 @@ async def get_assistant(
 
 @router.patch("/{assistant_id}", summary="Change an assistant (a new version)")
 async def patch_assistant(
-    assistant_id: str, body: AssistantPatch, principal: Requires.WORKFLOWS_WRITE, resources: ResourcesDep
+    assistant_id: str,
+    principal: Requires.WORKFLOWS_WRITE,
+    resources: ResourcesDep,
+    body: AssistantPatch | None = None,
 ) -> dict[str, Any]:
+    body = body or AssistantPatch()
     async with resources.database.transaction() as session:
         changes = body.model_dump(exclude_unset=True)
         if body.graph_id is not None:

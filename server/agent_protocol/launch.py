@@ -14,7 +14,7 @@ from typing import Any
 from eawe.db.models import HITLStatus, HITLTask, RunStatus, WorkflowRun
 from eawe.db.repositories import threads as thread_repo
 from eawe.db.repositories.hitl import tasks_for_run
-from eawe.errors import PermissionDeniedError, Problem, ValidationError
+from eawe.errors import ConflictError, PermissionDeniedError, Problem, ValidationError
 from server.agent_protocol.schemas import STREAM_MODES, RunRequest
 from server.auth.permissions import Permission
 from server.auth.principal import Principal
@@ -117,6 +117,13 @@ async def launch(
                     principal.tenant_id, task.id, decision, actor_id=principal.user_id
                 )
             return run
+        async with resources.database.session() as session:
+            last = await thread_repo.latest_run(session, principal.tenant_id, thread_id)
+        if last is not None and last.workflow_definition_id is not None:
+            raise ConflictError(
+                f"thread {thread_id} has no open approval to resume; start a run with input instead",
+                field="command",
+            )
     assistant = body.assistant_id
     if not assistant and thread_id is not None:
         async with resources.database.session() as session:

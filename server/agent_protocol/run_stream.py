@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from checkpoints.stream_log import part_wanted
 from eawe.db.models import RunStatus, WorkflowRun
 from eawe.db.repositories.runs import get_run
 from eawe.db.repositories.threads import stream_events_after
@@ -35,9 +36,11 @@ async def follow_stream(
     run_id: str,
     *,
     after_seq: int = 0,
+    modes: set[str] | None = None,
     is_disconnected: Callable[[], Any] | None = None,
 ) -> AsyncIterator[StoredPart]:
-    """Every stored part of the run after ``after_seq``, then the new ones, until it settles."""
+    """Every stored part of the run after ``after_seq`` (of ``modes``, default all), then the new
+    ones, until it settles."""
     async with resources.engine.subscribe(tenant_id, run_id) as events:
         while True:
             async with resources.database.session() as session:
@@ -46,7 +49,8 @@ async def follow_stream(
                 rows = await stream_events_after(session, tenant_id, run_id, after_seq)
             for row in rows:
                 after_seq = row.seq
-                yield row.seq, row.event, row.data
+                if modes is None or part_wanted(row.event, modes):
+                    yield row.seq, row.event, row.data
             if rows:
                 continue
             if done:

@@ -40,6 +40,11 @@ _STATUS_FILTER = {
 }
 
 
+def _run_modes(run: WorkflowRun) -> list[str]:
+    mode = (run.kwargs or {}).get("stream_mode") or ["values"]
+    return [mode] if isinstance(mode, str) else list(mode)
+
+
 def _location(run: WorkflowRun) -> dict[str, str]:
     return {"Content-Location": f"/threads/{run.thread_id}/runs/{run.id}"}
 
@@ -63,7 +68,10 @@ def _sse(
     request: Request,
     after_seq: int = 0,
     cancel_on_disconnect: bool = False,
+    modes: list[str] | None = None,
 ) -> EventSourceResponse:
+    wanted = set(modes or _run_modes(run))
+
     async def parts() -> Any:
         try:
             async for seq, event, data in follow_stream(
@@ -71,6 +79,7 @@ def _sse(
                 principal.tenant_id,
                 run.id,
                 after_seq=after_seq,
+                modes=wanted,
                 is_disconnected=request.is_disconnected,
             ):
                 yield {"event": event, "data": json.dumps(data), "id": str(seq)}
@@ -104,18 +113,22 @@ async def _start_stream(
     body: RunRequest,
     request: Request,
 ) -> EventSourceResponse:
-    run = await launch(resources, principal, thread_id, body)
-    after = 0
-    if run.attempts:  # a decided workflow run continues: stream its parts from here on
+    # A decision continues the thread's paused workflow run: stream its parts from here on.
+    # Read where its stream stands before deciding, so the worker cannot get ahead of us.
+    before: WorkflowRun | None = None
+    if thread_id is not None:
         async with resources.database.session() as session:
-            after = await thread_repo.last_stream_seq(session, run.id)
+            before = await thread_repo.latest_run(session, principal.tenant_id, thread_id)
+            seq = await thread_repo.last_stream_seq(session, before.id) if before is not None else 0
+    run = await launch(resources, principal, thread_id, body)
     return _sse(
         resources,
         principal,
         run,
         request,
-        after_seq=after,
+        after_seq=seq if before is not None and before.id == run.id else 0,
         cancel_on_disconnect=body.on_disconnect == "cancel",
+        modes=body.modes(),
     )
 
 
@@ -248,11 +261,18 @@ async def join_run_stream(
     resources: ResourcesDep,
     last_event_id: Annotated[str | None, Header(max_length=40)] = None,
     cancel_on_disconnect: Annotated[bool, Query()] = False,
+    stream_mode: Annotated[list[str] | None, Query(max_length=10)] = None,
 ) -> EventSourceResponse:
     run = await _thread_run(resources, principal, thread_id, run_id, content=True)
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
     return _sse(
-        resources, principal, run, request, after_seq=after, cancel_on_disconnect=cancel_on_disconnect
+        resources,
+        principal,
+        run,
+        request,
+        after_seq=after,
+        cancel_on_disconnect=cancel_on_disconnect,
+        modes=stream_mode,
     )
 
 
@@ -263,12 +283,8 @@ async def _cancel(
     action: Literal["interrupt", "rollback"],
     wait: bool,
 ) -> None:
-    if settled(run):
-        if run.status == RunStatus.PAUSED_FOR_APPROVAL:
-            await resources.engine.cancel(
-                principal.tenant_id, run.id, actor_id=principal.user_id, action=action
-            )
-        return
+    if settled(run) and run.status != RunStatus.PAUSED_FOR_APPROVAL:
+        raise ConflictError(f"run {run.id} has already finished", field="run_id")
     await resources.engine.cancel(principal.tenant_id, run.id, actor_id=principal.user_id, action=action)
     if wait:
         await asyncio.wait_for(_wait_settled(resources, principal, run.id, None), timeout=60)

@@ -93,7 +93,8 @@ async def search_threads(
     views = []
     for thread in threads:
         content = await can_read_thread_content(session, principal, thread)
-        views.append(thread_view(thread, content=content))
+        snapshot = await resources.engine.threads.state(principal.tenant_id, thread.id) if content else None
+        views.append(thread_view(thread, snapshot, content=content))
     return views
 
 

@@ -98,6 +98,12 @@ _BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/threads/{thread_id}/runs"): {"command": {"resume": {"decision": "approve"}}},
     ("POST", "/threads/{thread_id}/runs/wait"): {"command": {"resume": {"decision": "approve"}}},
     ("POST", "/threads/{thread_id}/runs/stream"): {"command": {"resume": {"decision": "approve"}}},
+    ("PATCH", "/threads/{thread_id}"): {"metadata": {"hijacked": True}},
+    ("POST", "/threads/{thread_id}/state"): {"values": {"hijacked": True}},
+    ("POST", "/threads/{thread_id}/state/checkpoint"): {"checkpoint": {"checkpoint_id": "x"}},
+    ("PATCH", "/assistants/{assistant_id}"): {"metadata": {"hijacked": True}},
+    ("POST", "/assistants/{assistant_id}/versions"): {"limit": 5},
+    ("POST", "/assistants/{assistant_id}/latest"): {"version": 1},
 }
 _PARAM = re.compile(r"\{([a-z_]+)\}")
 

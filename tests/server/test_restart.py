@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from checkpoints.claimed_graph import run_config
 from checkpoints.definitions import load_run_graph
 from checkpoints.leases import claim_run
 from checkpoints.run_context import build_run_context
@@ -154,7 +155,9 @@ async def test_run_of_a_dead_worker_resumes_from_its_checkpoint(
             workflow_version=claimed.workflow_version,
             started_by_id=claimed.started_by_id,
         )
-        config: dict[str, Any] = {"configurable": {"thread_id": run["thread_id"]}}
+        # The worker's own config: the checkpoints carry the run id, so a later execution knows
+        # the run already started and continues from its checkpoint.
+        config: Any = run_config(resources, claimed)
         async for _ in graph.astream(claimed.input, config, context=context, interrupt_after=["fetch"]):
             pass
         snapshot = await graph.aget_state(config)
