@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -167,6 +168,27 @@ async def test_a2a_tenant_isolation_roles_and_v03_methods(
         # Another tenant's task id through its own assistant is unknown.
         foreign = await raw.post(f"/a2a/{theirs_id}", json=get, headers=other.operator)
         assert foreign.json()["error"]["code"] == -32001
+
+        # message/stream (SSE) and tasks/cancel under their 0.3 names.
+        stream_request = {**v03, "id": 3, "method": "message/stream"}
+        async with raw.stream(
+            "POST", f"/a2a/{workflow_id}", json=stream_request, headers=tenant.operator
+        ) as streamed:
+            assert streamed.headers["content-type"].startswith("text/event-stream")
+            frames = [
+                json.loads(line[5:]) async for line in streamed.aiter_lines() if line.startswith("data:")
+            ]
+        kinds = [frame["result"]["kind"] for frame in frames]
+        assert kinds[0] == "task" and kinds[-1] == "status-update"
+        assert frames[-1]["result"]["status"]["state"] == "input-required"
+        cancel = {
+            "jsonrpc": "2.0",
+            "id": 4,
+            "method": "tasks/cancel",
+            "params": {"id": frames[0]["result"]["id"]},
+        }
+        cancelled = await raw.post(f"/a2a/{workflow_id}", json=cancel, headers=tenant.operator)
+        assert cancelled.json()["result"]["status"]["state"] == "canceled"
 
         # A designer may read but not start runs: the message is refused with a JSON-RPC error.
         refused = await raw.post(f"/a2a/{workflow_id}", json=v03, headers=tenant.designer)
