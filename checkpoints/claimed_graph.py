@@ -36,11 +36,7 @@ class ClaimedGraph:
 
 def tenant_store(resources: EngineResources, tenant_id: str) -> Any:
     """The LangGraph store a tenant's graphs see (namespaced to the tenant), or None."""
-    store = resources.store
-    if store is None:
-        return None
-    for_tenant = getattr(store, "for_tenant", None)
-    return for_tenant(tenant_id) if callable(for_tenant) else None
+    return resources.store.for_tenant(tenant_id) if resources.store is not None else None
 
 
 def run_config(resources: EngineResources, claimed: ClaimedRun) -> RunnableConfig:
@@ -105,4 +101,7 @@ async def load_claimed_graph(
         workflow_version=claimed.workflow_version,
         started_by_id=claimed.started_by_id,
     )
-    return ClaimedGraph(compiled, validated, context)
+    bound: Pregel = compiled
+    if resources.store is not None:  # the cached compiled graph, with the tenant's store
+        bound = resources.store.bind(compiled, claimed.tenant_id)
+    return ClaimedGraph(bound, validated, context)

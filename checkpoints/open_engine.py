@@ -15,8 +15,10 @@ from agents.registry import NodeRegistry, create_registry
 from checkpoints.code_graphs import CodeGraphRegistry, aload_code_graphs
 from checkpoints.engine import RunEngine
 from checkpoints.events import RunEventHub
+from checkpoints.item_store import open_item_store
 from checkpoints.resources import EngineResources, RetrieverFactory, default_worker_id
 from checkpoints.saver import open_checkpoint_store
+from checkpoints.webhooks import WebhookSender
 from eawe.credentials import CredentialCipher
 
 if TYPE_CHECKING:
@@ -105,6 +107,9 @@ async def open_engine(
             hub = RunEventHub(database.conninfo)
             await hub.start()
             closers.append(hub.stop)
+        # The LangGraph store on the checkpointer's pool (tables by its setup()).
+        item_store = await open_item_store(store.pool)
+        closers.append(item_store.close)
         keys = settings.parsed_credential_keys()
         code_graphs = (
             await aload_code_graphs(settings.graphs_config) if settings.graphs_config else CodeGraphRegistry()
@@ -123,6 +128,10 @@ async def open_engine(
             lease_seconds=lease_seconds,
             worker_id=worker_id or default_worker_id(),
             code_graphs=code_graphs,
+            store=item_store,
+            webhooks=WebhookSender(
+                http, settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+            ),
         )
     except BaseException:
         for close in reversed(closers):

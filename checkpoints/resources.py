@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from agents.context import ChatModelFactory, DocumentRetriever, Principal
 from agents.registry import NodeRegistry
 from checkpoints.code_graphs import CodeGraphRegistry
+from checkpoints.webhooks import WebhookSender
 from graphs.compiler import CompiledGraphCache
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
 
     from checkpoints.events import RunEventHub
+    from checkpoints.item_store import ItemStore
     from eawe.credentials import CredentialCipher
     from eawe.db.database import Database
 
@@ -47,6 +49,8 @@ class EngineResources:
         lease_seconds: How long a claimed run stays ours without a heartbeat.
         worker_id: This process's name in ``leaseOwner``.
         recursion_limit: LangGraph super-step limit per invocation.
+        store: LangGraph's Postgres store (long-term memory); ``store.for_tenant(tenant_id)`` is
+            the tenant-confined store to give a run's graph. None: runs get no store.
     """
 
     database: Database
@@ -63,5 +67,7 @@ class EngineResources:
     graphs: CompiledGraphCache = field(default_factory=CompiledGraphCache)
     code_graphs: CodeGraphRegistry = field(default_factory=CodeGraphRegistry)
     """Graphs loaded from a ``langgraph.json`` (``Settings.graphs_config``), runnable by every tenant."""
-    store: Any = None
-    """The LangGraph store graphs get (tenant-scoped per run); None: an in-memory store per process."""
+    webhooks: WebhookSender | None = None
+    """Sends the webhook of a run that asked for one, when it settles."""
+    store: ItemStore | None = None
+    """The LangGraph store; graphs get its tenant-scoped view (``store.for_tenant``)."""

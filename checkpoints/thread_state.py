@@ -18,6 +18,7 @@ from sqlalchemy import select
 from checkpoints.claimed_graph import tenant_store
 from checkpoints.definitions import load_run_graph
 from checkpoints.resources import EngineResources
+from checkpoints.run_queue import cancel_active_runs
 from eawe.db.ids import new_id
 from eawe.db.models import AgentThread, RunStatus, WorkflowDefinition, WorkflowRun, utcnow
 from eawe.db.repositories import threads as thread_repo
@@ -164,8 +165,12 @@ class ThreadStates:
         await _copy_checkpoints(self.r.saver, thread_id, copied.id)
         return copied
 
-    async def delete(self, tenant_id: str, thread_id: str) -> None:
+    async def delete(self, tenant_id: str, thread_id: str, *, actor_id: str | None = None) -> None:
+        """Delete the thread and its checkpoints; its pending and running runs are cancelled first."""
         async with self.r.database.transaction() as session:
+            active = await thread_repo.active_runs(session, tenant_id, thread_id, for_update=True)
+            if active:
+                await cancel_active_runs(session, tenant_id, active, action="interrupt", actor_id=actor_id)
             await thread_repo.delete_thread(session, tenant_id, thread_id)
         await self.r.saver.adelete_thread(thread_id)
 

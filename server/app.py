@@ -23,6 +23,7 @@ from server.mcp_server import McpEndpoint
 from server.problems import install_problem_handlers
 from server.resources import open_server_resources
 from server.routes import V1_ROUTERS, health, mcp_servers
+from server.text_plain_json import TextPlainJSONMiddleware
 
 __all__ = ["create_app", "first_start_message"]
 
@@ -72,13 +73,15 @@ def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: boo
     app.state.settings = settings
     app.state.resources = None
     install_problem_handlers(app)
+    # Studio posts JSON as text/plain; added first, so the body-size limit (outer) bounds its buffer.
+    app.add_middleware(TextPlainJSONMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     if settings.cors_allow_origins:
         # Browser clients such as LangGraph Studio; credentials travel in headers, never cookies.
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_allow_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],  # PUT: /store/items
             allow_headers=["authorization", "x-api-key", "content-type", "last-event-id"],
             expose_headers=["content-location", "location", "retry-after"],
         )

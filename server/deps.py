@@ -54,4 +54,6 @@ class Requires:
     DOCUMENTS_READ = Annotated[Principal, Depends(require(Permission.DOCUMENTS_READ))]
     DOCUMENTS_WRITE = Annotated[Principal, Depends(require(Permission.DOCUMENTS_WRITE))]
     SEARCH = Annotated[Principal, Depends(require(Permission.SEARCH))]
+    STORE_READ = Annotated[Principal, Depends(require(Permission.STORE_READ))]
+    STORE_WRITE = Annotated[Principal, Depends(require(Permission.STORE_WRITE))]
     SELF = Annotated[Principal, Depends(require(Permission.SELF))]

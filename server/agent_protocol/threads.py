@@ -141,7 +141,7 @@ async def patch_thread(
 @router.delete("/{thread_id}", status_code=204, summary="Delete a thread and its checkpoints")
 async def delete_thread(thread_id: str, principal: Requires.RUNS_CREATE, resources: ResourcesDep) -> Response:
     await _readable(resources, principal, thread_id)
-    await resources.engine.threads.delete(principal.tenant_id, thread_id)
+    await resources.engine.threads.delete(principal.tenant_id, thread_id, actor_id=principal.user_id)
     return Response(status_code=204)
 
 

@@ -3,6 +3,9 @@
 ADMINISTRATOR may do everything. DESIGNER builds workflows and reads runs. OPERATOR
 starts runs, handles HITL tasks and reads runs. Reading workflows, documents and
 searching is open to every role (search is filtered by the caller's groups anyway).
+The LangGraph store (``/store``, the tenant's long-term graph memory) is readable by every role
+and written by DESIGNER and ADMINISTRATOR: what it holds steers every run of the tenant, like a
+workflow does; OPERATORs change it only through the runs they start.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ class Permission(enum.StrEnum):
     DOCUMENTS_READ = "documents:read"
     DOCUMENTS_WRITE = "documents:write"
     SEARCH = "search"
+    STORE_READ = "store:read"
+    STORE_WRITE = "store:write"
     SELF = "self"
 
 
@@ -39,11 +44,14 @@ _EVERYONE = {
     Permission.RUNS_READ,
     Permission.DOCUMENTS_READ,
     Permission.SEARCH,
+    Permission.STORE_READ,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMINISTRATOR: frozenset(Permission),
-    Role.DESIGNER: frozenset(_EVERYONE | {Permission.WORKFLOWS_WRITE, Permission.DOCUMENTS_WRITE}),
+    Role.DESIGNER: frozenset(
+        _EVERYONE | {Permission.WORKFLOWS_WRITE, Permission.DOCUMENTS_WRITE, Permission.STORE_WRITE}
+    ),
     Role.OPERATOR: frozenset(
         _EVERYONE
         | {Permission.RUNS_CREATE, Permission.RUNS_CONTROL, Permission.HITL_READ, Permission.HITL_DECIDE}

@@ -167,11 +167,8 @@ async def delete_thread(session: AsyncSession, tenant_id: str, thread_id: str) -
 
     Raises:
         eawe.errors.NotFoundError: No such thread in this tenant.
-        eawe.errors.ConflictError: A run of the thread is pending or running.
     """
     await get_thread(session, tenant_id, thread_id, for_update=True)
-    if await active_runs(session, tenant_id, thread_id):
-        raise ConflictError(f"thread {thread_id} has a run in progress; cancel it first", field="thread_id")
     run_ids = list(
         (
             await session.scalars(
