@@ -142,7 +142,7 @@ class _Execution:
                 workflow_run_id=self.run.id,
                 details=details,
             )
-            await self.stream.flush(session)
+            await self.stream.flush(session, notify=False)  # the event below wakes the readers
             data = {
                 "status": (status or RunStatus.RUNNING).value,
                 **({"error": release.get("error")} if release else {}),
@@ -390,7 +390,7 @@ class _Execution:
                     workflow_run_id=run.id,
                     details={"new_tasks": [t.id for t in created], "interrupts": len(snapshot.interrupts)},
                 )
-                await self.stream.flush(session)
+                await self.stream.flush(session, notify=False)
                 await publish_event(
                     session,
                     RunEvent(

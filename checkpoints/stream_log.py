@@ -19,7 +19,10 @@ from checkpoints.events import RunEvent, publish_event
 from eawe.db.repositories.threads import append_stream_events, last_stream_seq
 from eawe.jsonable import jsonable
 
-__all__ = ["LANGGRAPH_MODES", "StreamRecorder", "graph_stream_modes", "part_wanted"]
+__all__ = ["LANGGRAPH_MODES", "STREAM_PARTS", "StreamRecorder", "graph_stream_modes", "part_wanted"]
+
+STREAM_PARTS = "stream.parts"
+"""The event that wakes stream readers when parts were written outside a step's bookkeeping."""
 
 # What the Agent Protocol's stream modes need from LangGraph's ``astream``.
 LANGGRAPH_MODES = {
@@ -127,8 +130,9 @@ class StreamRecorder:
         """Buffered parts have waited long enough to be written on their own."""
         return bool(self._buffer) and time.monotonic() - self._since >= _FLUSH_SECONDS
 
-    async def flush(self, session: AsyncSession) -> None:
-        """Write the buffered parts in the caller's transaction and wake the run's readers."""
+    async def flush(self, session: AsyncSession, *, notify: bool = True) -> None:
+        """Write the buffered parts in the caller's transaction; with ``notify``, wake the run's
+        readers (not needed when the transaction publishes another event of the run)."""
         if not self._buffer:
             return
         parts, self._buffer = self._buffer, []
@@ -137,6 +141,7 @@ class StreamRecorder:
         self._next_seq = await append_stream_events(
             session, self.tenant_id, self.run_id, self._next_seq, parts
         )
-        await publish_event(
-            session, RunEvent(self.tenant_id, self.run_id, "stream.parts", {"seq": self._next_seq - 1})
-        )
+        if notify:
+            await publish_event(
+                session, RunEvent(self.tenant_id, self.run_id, STREAM_PARTS, {"seq": self._next_seq - 1})
+            )
