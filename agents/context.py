@@ -25,6 +25,8 @@ __all__ = [
     "ChatModelFactory",
     "CredentialReader",
     "DocumentRetriever",
+    "McpServerDirectory",
+    "McpServerSpec",
     "NodeContext",
     "NodeExecutionRecord",
     "NodeExecutionSink",
@@ -74,6 +76,24 @@ class CredentialReader(Protocol):
     async def read_secret(
         self, name_or_id: str, *, url: str | None = None, method: str | None = None
     ) -> str: ...
+
+
+@dataclass(frozen=True)
+class McpServerSpec:
+    """One of the tenant's configured MCP servers (the secret stays in the credential store)."""
+
+    id: str
+    name: str
+    url: str
+    transport: str
+    credential_id: str | None
+    allowed_tools: tuple[str, ...]
+
+
+class McpServerDirectory(Protocol):
+    """The tenant's MCP server configurations, by id or name (not found → NotFoundError)."""
+
+    async def get(self, name_or_id: str) -> McpServerSpec: ...
 
 
 AuditSink = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -143,6 +163,8 @@ class RunContext:
         credentials: Access to the tenant's stored credentials.
         audit: Sink for agent-level audit rows; None outside the engine.
         http: Shared HTTP client for ``tool`` nodes; None means "create one per call".
+        mcp_servers: The tenant's MCP server configurations for ``mcp_tool`` nodes; None when the
+            run has none (such a node then fails with a clear error).
         run_id: The WorkflowRun id (= LangGraph thread id) when run by the engine.
         workflow_id: The WorkflowDefinition id, when known.
         workflow_version: The pinned definition version, when known.
@@ -157,6 +179,7 @@ class RunContext:
     credentials: CredentialReader | None = None
     audit: AuditSink | None = None
     http: httpx.AsyncClient | None = None
+    mcp_servers: McpServerDirectory | None = None
     run_id: str | None = None
     workflow_id: str | None = None
     workflow_version: int | None = None

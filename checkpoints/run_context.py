@@ -6,19 +6,33 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from agents.context import ChatModelFactory, NodeExecutionRecord, Principal, RunContext, SecretScrubber
+from agents.context import (
+    ChatModelFactory,
+    McpServerSpec,
+    NodeExecutionRecord,
+    Principal,
+    RunContext,
+    SecretScrubber,
+)
 from agents.models.factory import CredentialChatModelFactory
 from checkpoints.events import RunEvent, publish_event
 from checkpoints.resources import EngineResources
 from eawe.audit import ActorType, append_audit
 from eawe.credential_scope import check_credential_target
 from eawe.db.models import Credential
+from eawe.db.repositories.mcp_servers import find_mcp_server
 from eawe.db.repositories.tenant_models import get_tenant_model
 from eawe.db.repositories.usage import record_node_execution
 from eawe.db.repositories.users import get_user
 from eawe.errors import EAWEError, NotFoundError
 
-__all__ = ["DatabaseCredentialReader", "StarterDeactivatedError", "build_run_context", "load_principal"]
+__all__ = [
+    "DatabaseCredentialReader",
+    "DatabaseMcpServerDirectory",
+    "StarterDeactivatedError",
+    "build_run_context",
+    "load_principal",
+]
 
 
 class StarterDeactivatedError(EAWEError):
@@ -61,6 +75,26 @@ class DatabaseCredentialReader:
         # The definition names the credential; where it may go was set by an administrator.
         check_credential_target(name_or_id, row.allowed_hosts, row.allowed_methods, url, method)
         return cipher.decrypt(row.tenant_id, row.id, row.key_version, row.encrypted_value)
+
+
+class DatabaseMcpServerDirectory:
+    """The tenant's MCP server configurations (``/v1/mcp-servers``), read when a node needs one."""
+
+    def __init__(self, resources: EngineResources, tenant_id: str) -> None:
+        self._resources = resources
+        self._tenant_id = tenant_id
+
+    async def get(self, name_or_id: str) -> McpServerSpec:
+        async with self._resources.database.session() as session:
+            row = await find_mcp_server(session, self._tenant_id, name_or_id)
+        return McpServerSpec(
+            id=row.id,
+            name=row.name,
+            url=row.url,
+            transport=row.transport,
+            credential_id=row.credential_id,
+            allowed_tools=tuple(row.allowed_tools or ()),
+        )
 
 
 async def load_principal(resources: EngineResources, tenant_id: str, user_id: str | None) -> Principal:
@@ -157,6 +191,7 @@ async def build_run_context(
         credentials=credentials,
         audit=audit,
         http=resources.http,
+        mcp_servers=DatabaseMcpServerDirectory(resources, tenant_id),
         run_id=run_id,
         workflow_id=workflow_id,
         workflow_version=workflow_version,

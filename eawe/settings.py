@@ -134,6 +134,14 @@ class Settings(BaseSettings):
         description="An INDEXING document whose indexer stopped renewing for this long is failed",
     )
 
+    # --- interoperability (MCP, A2A) ---
+    interop_wait_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=3600,
+        description="How long an MCP tool call or A2A message/send waits for its run to finish or pause",
+    )
+
     # --- code graphs ---
     graphs_config: Path | None = Field(
         default=None,

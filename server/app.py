@@ -12,20 +12,23 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from starlette.routing import Route
 
 from eawe.local_secrets import ensure_runtime_secrets
 from eawe.settings import Settings
 from eawe.telemetry.logs import register_settings_secrets
 from server import agent_protocol
+from server.a2a_server import create_a2a_router
 from server.body_limits import BodySizeLimitMiddleware, route_body_limits
 from server.console import mount_console
 from server.error_boundary import ErrorBoundaryMiddleware
+from server.mcp_server import McpEndpoint
 from server.observability import install_observability
 from server.openapi_contract import install_openapi_contract
 from server.problems import install_problem_handlers
 from server.request_hygiene import TextHygieneMiddleware
 from server.resources import open_server_resources
-from server.routes import V1_ROUTERS, health, metrics
+from server.routes import V1_ROUTERS, health, mcp_servers, metrics
 from server.text_plain_json import TextPlainJSONMiddleware
 
 __all__ = ["create_app", "first_start_message"]
@@ -50,12 +53,14 @@ def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: boo
     """
     settings = ensure_runtime_secrets(settings)
     register_settings_secrets(settings)  # kept out of every log line
+    mcp_endpoint = McpEndpoint()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_server_resources(
-            settings, auto_migrate=auto_migrate, run_worker=run_worker
-        ) as resources:
+        async with (
+            open_server_resources(settings, auto_migrate=auto_migrate, run_worker=run_worker) as resources,
+            mcp_endpoint.running(),
+        ):
             app.state.resources = resources
             try:
                 yield
@@ -101,8 +106,12 @@ def create_app(settings: Settings, *, run_worker: bool = True, auto_migrate: boo
     v1 = APIRouter(prefix="/v1")
     for router in V1_ROUTERS:
         v1.include_router(router)
+    v1.include_router(mcp_servers.router)
     app.include_router(v1)
     app.include_router(agent_protocol.router)
+    app.include_router(create_a2a_router())
+    # Streamable HTTP: POST (and GET/DELETE) on exactly /mcp, handled by the MCP SDK.
+    app.router.routes.append(Route("/mcp", endpoint=mcp_endpoint, include_in_schema=False))
     install_openapi_contract(app)
     mount_console(app)  # last: the page never shadows an API route
     return app

@@ -3,6 +3,7 @@
 from agents.builtins.approval import approval_node
 from agents.builtins.fanout import fan_out_node, join_node
 from agents.builtins.llm import llm_node
+from agents.builtins.mcp_tool import mcp_tool_node
 from agents.builtins.retrieve import retrieve_node
 from agents.builtins.router import router_node
 from agents.builtins.subworkflow import subworkflow_node
@@ -21,4 +22,5 @@ BUILTIN_NODE_TYPES = (
     subworkflow_node,
     fan_out_node,
     join_node,
+    mcp_tool_node,
 )

@@ -28,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from eawe.db.ids import new_id
 
 __all__ = [
+    "A2ATask",
     "AgentThread",
     "ApiKey",
     "Assistant",
@@ -41,6 +42,7 @@ __all__ = [
     "HITLStatus",
     "HITLTask",
     "IndexingStatus",
+    "McpServer",
     "NodeExecution",
     "Role",
     "RunAdmission",
@@ -624,3 +626,43 @@ class RunAdmission(Base):
     id: Mapped[str] = _id()
     tenant_id: Mapped[str] = mapped_column("tenantId", Text, nullable=False)
     admitted_at: Mapped[datetime] = _ts("admittedAt")
+
+
+class McpServer(Base):
+    """An MCP server the tenant's ``mcp_tool`` nodes may call: where, how, with which credential
+    and which of its tools."""
+
+    __tablename__ = "McpServer"
+    __table_args__ = (Index("McpServer_tenantId_name_key", "tenantId", "name", unique=True),)
+
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    name: Mapped[str] = mapped_column("name", Text, nullable=False)
+    url: Mapped[str] = mapped_column("url", Text, nullable=False)
+    transport: Mapped[str] = mapped_column(
+        "transport", Text, nullable=False, default="streamable_http", server_default=text("'streamable_http'")
+    )
+    credential_id: Mapped[str | None] = mapped_column(
+        "credentialId", Text, ForeignKey("Credential.id", ondelete="SET NULL"), nullable=True
+    )
+    allowed_tools: Mapped[list[str] | None] = mapped_column(
+        "allowedTools", ARRAY(Text), nullable=True, default=list, server_default=text("ARRAY[]::TEXT[]")
+    )
+    created_at: Mapped[datetime] = _ts("createdAt")
+    updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
+
+
+class A2ATask(Base):
+    """A run started through ``/a2a`` and the A2A context it belongs to."""
+
+    __tablename__ = "A2ATask"
+    __table_args__ = (
+        Index("A2ATask_workflowRunId_key", "workflowRunId", unique=True),
+        Index("A2ATask_tenantId_contextId_createdAt_idx", "tenantId", "contextId", "createdAt"),
+    )
+
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    workflow_run_id: Mapped[str] = mapped_column("workflowRunId", Text, nullable=False)
+    context_id: Mapped[str] = mapped_column("contextId", Text, nullable=False)
+    created_at: Mapped[datetime] = _ts("createdAt")

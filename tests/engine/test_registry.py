@@ -34,7 +34,8 @@ class ShoutConfig(NodeConfig):
 
 def test_builtins_are_registered() -> None:
     assert create_registry(plugins=False).names() == [
-        "approval", "fan_out", "join", "llm", "retrieve", "router", "subworkflow", "tool", "transform",
+        "approval", "fan_out", "join", "llm", "mcp_tool", "retrieve", "router", "subworkflow", "tool",
+        "transform",
     ]  # fmt: skip
 
 
