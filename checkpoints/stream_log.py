@@ -79,6 +79,7 @@ class StreamRecorder:
         self.graph_name = graph_name
         self._next_thread_seq: int | None = None
         self._interrupts: dict[str, tuple[tuple[str, ...], Any]] = {}
+        self._urgent = False
         # values and updates are always stored, so a client joining later can ask for them too.
         self.requested = set(requested) | {"values", "updates"}
         self._next_seq: int | None = None
@@ -147,6 +148,9 @@ class StreamRecorder:
                 interrupt_id = getattr(interrupt, "id", None)
                 if isinstance(interrupt_id, str):
                     self._interrupts[interrupt_id] = (namespace, getattr(interrupt, "value", None))
+                    # what led up to the interrupt is stored before the run settles on it, so a
+                    # reader sees it ahead of ``input.requested``
+                    self._urgent = True
         event = wire_event(namespace, method, data)
         if event is not None:
             self._add(PROTOCOL_EVENT, event)
@@ -187,13 +191,13 @@ class StreamRecorder:
     @property
     def due(self) -> bool:
         """Buffered parts have waited long enough to be written on their own."""
-        return bool(self._buffer) and time.monotonic() - self._since >= _FLUSH_SECONDS
+        return bool(self._buffer) and (self._urgent or time.monotonic() - self._since >= _FLUSH_SECONDS)
 
     async def flush(self, session: AsyncSession) -> None:
         """Write the buffered parts in the caller's transaction and wake the run's readers."""
         if not self._buffer:
             return
-        parts, self._buffer = self._buffer, []
+        parts, self._buffer, self._urgent = self._buffer, [], False
         await self._number_protocol_parts(session, parts)
         if self._next_seq is None:  # continue after the parts an earlier attempt of the run stored
             self._next_seq = await last_stream_seq(session, self.run_id) + 1
