@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from eawe.db.models import AgentThread, RunStatus
 from eawe.db.repositories import threads as thread_repo
 from eawe.db.repositories.protocol_events import last_protocol_seq
 from eawe.errors import EAWEError, PermissionDeniedError, Problem, ValidationError
@@ -65,6 +66,20 @@ def _mapping(params: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
+async def _waits_for_input(resources: ServerResources, principal: Principal, thread_id: str) -> str | None:
+    """``"graph"`` when the tenant's thread stopped at an interrupt of a code graph, ``"workflow"``
+    when a workflow run on it waits for approval, else None."""
+    async with resources.database.session() as session:
+        thread = await session.get(AgentThread, thread_id)
+        if thread is None or thread.tenant_id != principal.tenant_id or thread.status != "interrupted":
+            return None
+        last = await thread_repo.latest_run(session, principal.tenant_id, thread_id)
+    if last is not None and last.workflow_definition_id is not None:
+        return "workflow" if last.status == RunStatus.PAUSED_FOR_APPROVAL else None
+    snapshot = await resources.engine.threads.state(principal.tenant_id, thread_id)
+    return "graph" if snapshot is not None and snapshot.interrupts else None
+
+
 async def _run_start(resources: ServerResources, principal: Principal, thread_id: str, params: dict) -> dict:
     _require(principal, Permission.RUNS_CREATE)
     assistant = params.get("assistant_id")
@@ -77,19 +92,28 @@ async def _run_start(resources: ServerResources, principal: Principal, thread_id
         await enforce_run_rate_limit(
             session, principal.tenant_id, resources.settings.run_rate_limit_per_minute
         )
+    kwargs: dict[str, Any] = {
+        "config": _mapping(params, "config"),
+        "context": _mapping(params, "context"),
+        "metadata": _mapping(params, "metadata"),
+        "stream_mode": [],
+        "protocol": True,
+    }
+    run_input = params.get("input")
+    # On a thread waiting at an interrupt, the protocol's run.start is the answer to it.
+    waiting = await _waits_for_input(resources, principal, thread_id)
+    if waiting == "workflow":
+        paused = await launch(resources, principal, thread_id, RunRequest(command={"resume": run_input}))
+        return {"run_id": paused.id}
+    if waiting == "graph":
+        kwargs["command"], run_input = {"resume": run_input}, None
     run = await resources.engine.create_run(
         principal.tenant_id,
         assistant,
         thread_id=thread_id,
-        run_input=params.get("input"),
+        run_input=run_input,
         started_by=principal.user_id,
-        kwargs={
-            "config": _mapping(params, "config"),
-            "context": _mapping(params, "context"),
-            "metadata": _mapping(params, "metadata"),
-            "stream_mode": [],
-            "protocol": True,
-        },
+        kwargs=kwargs,
         multitask_strategy=strategy,
         if_not_exists="create",
     )
