@@ -24,12 +24,13 @@ from sse_starlette import EventSourceResponse
 
 from eawe.db.models import AgentThread
 from eawe.db.repositories.protocol_events import protocol_events_after
-from eawe.errors import EAWEError, NotFoundError
+from eawe.errors import EAWEError, NotFoundError, PermissionDeniedError
 from server.agent_protocol.protocol_commands import dispatch, error_reply
 from server.auth.permissions import Permission
 from server.auth.principal import Principal, authenticate
 from server.auth.run_visibility import can_read_thread_content
 from server.deps import Requires, ResourcesDep
+from server.problems import eawe_error_response
 from server.resources import ServerResources
 
 __all__ = ["SubscribeParams", "router"]
@@ -151,14 +152,17 @@ async def stream_events(
 async def stream_events_ws(websocket: WebSocket, thread_id: str) -> None:
     """Commands in, events out: ``subscription.subscribe`` (re)sets the filter the events follow;
     any other command is answered as ``POST /threads/{id}/commands`` answers it."""
+    resources: ServerResources = websocket.app.state.resources
     try:
         principal = await authenticate(websocket)  # type: ignore[arg-type]  # headers and app only
-    except EAWEError:
-        await websocket.close(code=4401, reason="authentication required")
-        return
-    resources: ServerResources = websocket.app.state.resources
-    if not principal.allows(Permission.RUNS_READ) or not await _may_read(resources, principal, thread_id):
-        await websocket.close(code=4404, reason="thread not found")
+        if not principal.allows(Permission.RUNS_READ):
+            raise PermissionDeniedError(
+                f"role {principal.role.value} may not perform {Permission.RUNS_READ.value}"
+            )
+        if not await _may_read(resources, principal, thread_id):
+            raise NotFoundError("thread", thread_id)
+    except EAWEError as exc:  # refused at the handshake, with the status and problem a request gets
+        await websocket.send_denial_response(eawe_error_response(exc))
         return
     await websocket.accept()
     closed = asyncio.Event()
