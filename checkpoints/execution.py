@@ -62,6 +62,15 @@ _THREAD_STATUS: dict[RunStatus, ThreadStatus] = {
 }
 
 
+_WEBHOOK_STATUS = {
+    RunStatus.COMPLETED: "success",
+    RunStatus.PAUSED_FOR_APPROVAL: "success",
+    RunStatus.FAILED: "error",
+    RunStatus.PAUSED_WITH_ERROR: "error",
+    RunStatus.CANCELLED: "interrupted",
+}
+
+
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(jsonable(value), default=str))
 
@@ -140,7 +149,7 @@ class _Execution:
                 workflow_run_id=self.run.id,
                 details=details,
             )
-            await self.stream.flush(session)
+            await self.stream.flush(session, notify=False)  # the event below wakes the readers
             data = {
                 "status": (status or RunStatus.RUNNING).value,
                 **({"error": release.get("error")} if release else {}),
@@ -171,7 +180,27 @@ class _Execution:
             message or (status.value.lower() if failed else None),
         )
         ok = await self._record(action, details, status=status, release=release, thread_status=thread_status)
+        if ok:
+            await self._webhook(status, release.get("payload"), error)
         return status if ok else None
+
+    async def _webhook(self, status: RunStatus, values: Any, error: Any) -> None:
+        url = self.run.kwargs.get("webhook")
+        if not isinstance(url, str) or self.r.webhooks is None:
+            return
+        self.r.webhooks.send(
+            url,
+            {
+                "run_id": self.run.id,
+                "thread_id": self.run.thread_id,
+                "assistant_id": self.run.assistant_id,
+                "graph_id": self.run.graph_id,
+                "status": _WEBHOOK_STATUS.get(status, status.value.lower()),
+                "run_status": status.value,
+                "values": values,
+                "error": error,
+            },
+        )
 
     async def _cancelled(self) -> RunStatus | None:
         async with self.r.database.session() as session:
@@ -378,13 +407,14 @@ class _Execution:
                     workflow_run_id=run.id,
                     details={"new_tasks": [t.id for t in created], "interrupts": len(snapshot.interrupts)},
                 )
-                await self.stream.flush(session)
+                await self.stream.flush(session, notify=False)
                 await publish_event(
                     session,
                     RunEvent(
                         run.tenant_id, run.id, "run.status", {"status": RunStatus.PAUSED_FOR_APPROVAL.value}
                     ),
                 )
+            await self._webhook(RunStatus.PAUSED_FOR_APPROVAL, _jsonable(snapshot.values), None)
             return RunStatus.PAUSED_FOR_APPROVAL
         except AssigneeUnavailableError as exc:
             node_id = next(

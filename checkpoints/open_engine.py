@@ -18,6 +18,7 @@ from checkpoints.events import RunEventHub
 from checkpoints.item_store import open_item_store
 from checkpoints.resources import EngineResources, RetrieverFactory, default_worker_id
 from checkpoints.saver import open_checkpoint_store
+from checkpoints.webhooks import WebhookSender
 from eawe.credentials import CredentialCipher
 
 if TYPE_CHECKING:
@@ -128,6 +129,9 @@ async def open_engine(
             worker_id=worker_id or default_worker_id(),
             code_graphs=code_graphs,
             store=item_store,
+            webhooks=WebhookSender(
+                http, settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+            ),
         )
     except BaseException:
         for close in reversed(closers):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from agents.context import ChatModelFactory, DocumentRetriever, Principal
 from agents.registry import NodeRegistry
 from checkpoints.code_graphs import CodeGraphRegistry
+from checkpoints.webhooks import WebhookSender
 from graphs.compiler import CompiledGraphCache
 
 if TYPE_CHECKING:
@@ -66,5 +67,7 @@ class EngineResources:
     graphs: CompiledGraphCache = field(default_factory=CompiledGraphCache)
     code_graphs: CodeGraphRegistry = field(default_factory=CodeGraphRegistry)
     """Graphs loaded from a ``langgraph.json`` (``Settings.graphs_config``), runnable by every tenant."""
+    webhooks: WebhookSender | None = None
+    """Sends the webhook of a run that asked for one, when it settles."""
     store: ItemStore | None = None
     """The LangGraph store; graphs get its tenant-scoped view (``store.for_tenant``)."""

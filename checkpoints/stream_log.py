@@ -21,7 +21,10 @@ from eawe.db.repositories.protocol_events import last_protocol_seq
 from eawe.db.repositories.threads import append_stream_events, last_stream_seq
 from eawe.jsonable import jsonable
 
-__all__ = ["LANGGRAPH_MODES", "StreamRecorder", "graph_stream_modes", "part_wanted"]
+__all__ = ["LANGGRAPH_MODES", "STREAM_PARTS", "StreamRecorder", "graph_stream_modes", "part_wanted"]
+
+STREAM_PARTS = "stream.parts"
+"""The event that wakes stream readers when parts were written outside a step's bookkeeping."""
 
 # What the Agent Protocol's stream modes need from LangGraph's ``astream``.
 LANGGRAPH_MODES = {
@@ -193,8 +196,9 @@ class StreamRecorder:
         """Buffered parts have waited long enough to be written on their own."""
         return bool(self._buffer) and (self._urgent or time.monotonic() - self._since >= _FLUSH_SECONDS)
 
-    async def flush(self, session: AsyncSession) -> None:
-        """Write the buffered parts in the caller's transaction and wake the run's readers."""
+    async def flush(self, session: AsyncSession, *, notify: bool = True) -> None:
+        """Write the buffered parts in the caller's transaction; with ``notify``, wake the run's
+        readers (not needed when the transaction publishes another event of the run)."""
         if not self._buffer:
             return
         parts, self._buffer, self._urgent = self._buffer, [], False
@@ -204,6 +208,7 @@ class StreamRecorder:
         self._next_seq = await append_stream_events(
             session, self.tenant_id, self.run_id, self._next_seq, parts
         )
-        await publish_event(
-            session, RunEvent(self.tenant_id, self.run_id, "stream.parts", {"seq": self._next_seq - 1})
-        )
+        if notify:
+            await publish_event(
+                session, RunEvent(self.tenant_id, self.run_id, STREAM_PARTS, {"seq": self._next_seq - 1})
+            )

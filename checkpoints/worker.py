@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from checkpoints.cron_scheduler import fire_due_crons
 from checkpoints.engine import RunEngine
 from checkpoints.execution import execute_claimed
 from checkpoints.leases import ClaimedRun, claim_next_runs
@@ -78,6 +79,10 @@ class RunWorker:
         unwatch = events.watch_queue(lambda _run_id: wake.set()) if events else None
         try:
             while not stop.is_set():
+                try:
+                    await fire_due_crons(self.engine)
+                except Exception:
+                    logger.warning("firing crons failed; retrying", exc_info=True)
                 free = self.concurrency - len(self._running)
                 if free > 0:
                     try:

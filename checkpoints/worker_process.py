@@ -13,6 +13,7 @@ from contextlib import AsyncExitStack
 
 from checkpoints.open_engine import open_document_retrieval, open_engine
 from checkpoints.worker import RunWorker
+from eawe.audit_sealer import running_sealer
 from eawe.settings import Settings
 
 __all__ = ["run_worker_forever"]
@@ -40,6 +41,7 @@ async def run_worker_forever(settings: Settings, *, stop: asyncio.Event | None =
             await asyncio.to_thread(upgrade, conninfo)
         database = await open_database(settings, conninfo=conninfo)
         stack.push_async_callback(database.dispose)
+        await stack.enter_async_context(running_sealer(settings, database.sqlalchemy_url))  # audit sealer
         engine = await open_engine(
             settings,
             database,

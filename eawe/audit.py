@@ -1,9 +1,18 @@
-"""The audit log: append-only in the database, hash-chained per tenant in here.
+"""The audit log: append-only rows, sealed into a verifiable Merkle log per tenant.
 
-Each tenant's rows carry ``seq`` 1, 2, 3, ... and ``hash = sha256(prev_hash + canonical row)``,
-with ``prev_hash`` of the first row being 64 zeros. The database refuses UPDATE, DELETE and
-TRUNCATE on the table (see the ``audit_append_only`` migration); :func:`verify_chain` finds a
-row rewritten by someone who got past that (a superuser disabling the trigger).
+Writers call :func:`append_audit` inside their own transaction: one INSERT, no lock, no read of
+a chain head, so appenders never wait for each other (even within a tenant). The row gets ``seq``
+from one global sequence (insertion order) and ``xactId``, its transaction's id.
+
+The sealer (:mod:`eawe.audit_sealer`, one elected per database) later gives each row its place
+in its tenant's tree (``leafIndex``, commit order), its RFC 9162 leaf hash ``hash =
+HASH(0x00 || canonical entry)`` and ``prevHash``, the tree's root just before it, and publishes a
+signed tree head. The database refuses every other change (``audit_seal_once`` migration).
+Rows chained before the Merkle log keep their chain hashes (``hash = sha256(prevHash +
+canonical entry)``) and were sealed first, in their old ``seq`` order.
+
+:func:`entry_record` is the one shape an entry has outside the database (the API, the export,
+the verifiers); :func:`entry_leaf_hash` is what the tree commits to.
 """
 
 from __future__ import annotations
@@ -11,19 +20,29 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eawe.db.ids import new_id
 from eawe.db.models import AuditLog, utcnow
+from eawe.merkle import leaf_hash
 
-__all__ = ["GENESIS_HASH", "ActorType", "AuditVerification", "append_audit", "redact", "verify_chain"]
+__all__ = [
+    "GENESIS_HASH",
+    "ActorType",
+    "append_audit",
+    "canonical_entry",
+    "entry_leaf_hash",
+    "entry_record",
+    "legacy_chain_hash",
+    "redact",
+]
 
 GENESIS_HASH = "0" * 64
+"""``prevHash`` of the first row of a chain written before the Merkle log."""
+
 _SECRET_KEY = re.compile(
     r"pass(word)?|secret|token|api[_-]?key|authorization|encrypted|private[_-]?key", re.I
 )
@@ -44,28 +63,56 @@ def redact(value: Any) -> Any:
     return value
 
 
-def _canonical(row: AuditLog) -> str:
-    body = {
+def _ms(moment: datetime) -> datetime:
+    # timestamp(3): keep milliseconds so the stored value is the one the row object carries.
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def entry_record(row: AuditLog | Any) -> dict[str, Any]:
+    """A row (or anything with its attributes) as the API, the export and the verifiers see it.
+
+    Timestamps are ISO 8601 with milliseconds, as ``timestamp(3)`` stores them.
+    """
+    return {
         "id": row.id,
         "tenant_id": row.tenant_id,
         "seq": int(row.seq),
+        "leaf_index": None if row.leaf_index is None else int(row.leaf_index),
         "workflow_run_id": row.workflow_run_id,
         "actor_id": row.actor_id,
         "actor_type": row.actor_type,
         "action": row.action,
         "details": row.details,
         "timestamp": row.timestamp.isoformat(timespec="milliseconds"),
+        "prev_hash": row.prev_hash,
+        "hash": row.hash,
+    }
+
+
+def canonical_entry(entry: dict[str, Any]) -> str:
+    """The bytes (as text) an entry's hash covers: its content and ``seq``, sorted-key JSON."""
+    body = {
+        "id": entry["id"],
+        "tenant_id": entry["tenant_id"],
+        "seq": int(entry["seq"]),
+        "workflow_run_id": entry["workflow_run_id"],
+        "actor_id": entry["actor_id"],
+        "actor_type": entry["actor_type"],
+        "action": entry["action"],
+        "details": entry["details"],
+        "timestamp": entry["timestamp"],
     }
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _row_hash(prev_hash: str, row: AuditLog) -> str:
-    return hashlib.sha256((prev_hash + _canonical(row)).encode()).hexdigest()
+def entry_leaf_hash(entry: dict[str, Any]) -> bytes:
+    """The RFC 9162 leaf hash of an entry: HASH(0x00 || canonical entry)."""
+    return leaf_hash(canonical_entry(entry).encode())
 
 
-def _ms(moment: datetime) -> datetime:
-    # timestamp(3): keep milliseconds so the stored value hashes the same as the one we hashed.
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+def legacy_chain_hash(prev_hash: str, entry: dict[str, Any]) -> str:
+    """The hash a row got in the hash chain that preceded the Merkle log."""
+    return hashlib.sha256((prev_hash + canonical_entry(entry)).encode()).hexdigest()
 
 
 async def append_audit(
@@ -78,100 +125,24 @@ async def append_audit(
     workflow_run_id: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditLog:
-    """Append one chained row inside the caller's transaction.
+    """Append one entry inside the caller's transaction: a single INSERT, no lock.
 
-    A per-tenant transaction-scoped advisory lock serialises appenders of one tenant, so the
-    chain never forks; other tenants are not blocked.
+    Secret-looking keys in ``details`` are redacted. The entry is sealed (``leaf_index``,
+    ``hash``, ``prev_hash``) by the sealer once this transaction and every older one has ended.
     """
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"eawe.audit:{tenant_id}"}
-    )
-    last = (
-        await session.execute(
-            select(AuditLog.seq, AuditLog.hash)
-            .where(AuditLog.tenant_id == tenant_id)
-            .order_by(AuditLog.seq.desc())
-            .limit(1)
-        )
-    ).first()
-    seq, prev_hash = (int(last.seq) + 1, last.hash) if last else (1, GENESIS_HASH)
     clean = redact(details) if details is not None else None
-    # Round-trip through JSON so what we hash is what JSONB gives back.
+    # Round-trip through JSON so the row object holds what JSONB gives back (and the sealer hashes).
     clean = json.loads(json.dumps(clean, default=str)) if clean is not None else None
     row = AuditLog(
         id=new_id(),
         tenant_id=tenant_id,
-        seq=seq,
         workflow_run_id=workflow_run_id,
         actor_id=actor_id,
         actor_type=actor_type,
         action=action,
         details=clean,
         timestamp=_ms(utcnow()),
-        prev_hash=prev_hash,
-        hash="",
     )
-    row.hash = _row_hash(prev_hash, row)
     session.add(row)
     await session.flush()
     return row
-
-
-@dataclass(frozen=True)
-class AuditVerification:
-    """Outcome of a chain check. ``first_broken_id`` is None when the chain is intact."""
-
-    tenant_id: str
-    checked: int
-    ok: bool
-    first_broken_id: str | None = None
-    first_broken_seq: int | None = None
-    reason: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "tenant_id": self.tenant_id,
-            "checked": self.checked,
-            "ok": self.ok,
-            "first_broken_id": self.first_broken_id,
-            "first_broken_seq": self.first_broken_seq,
-            "reason": self.reason,
-        }
-
-
-async def verify_chain(session: AsyncSession, tenant_id: str, *, batch: int = 1000) -> AuditVerification:
-    """Walk a tenant's chain in ``seq`` order and report the first row that does not fit."""
-    prev_hash = GENESIS_HASH
-    expected_seq = 1
-    checked = 0
-    last_seq = 0
-    while True:
-        rows = (
-            await session.scalars(
-                select(AuditLog)
-                .where(AuditLog.tenant_id == tenant_id, AuditLog.seq > last_seq)
-                .order_by(AuditLog.seq)
-                .limit(batch)
-                .execution_options(populate_existing=True)
-            )
-        ).all()
-        if not rows:
-            return AuditVerification(tenant_id, checked, True)
-        for row in rows:
-            reason = None
-            if int(row.seq) != expected_seq:
-                reason = f"sequence gap: expected seq {expected_seq}, found {row.seq} (rows removed)"
-            elif row.prev_hash != prev_hash:
-                reason = "prev_hash does not match the previous row's hash"
-            elif _row_hash(prev_hash, row) != row.hash:
-                reason = "row content does not match its hash (row modified)"
-            if reason:
-                return AuditVerification(tenant_id, checked, False, row.id, int(row.seq), reason)
-            checked += 1
-            prev_hash = row.hash
-            expected_seq += 1
-            last_seq = int(row.seq)
-
-
-async def count_audit_rows(session: AsyncSession, tenant_id: str) -> int:
-    return int(await session.scalar(select(func.count()).where(AuditLog.tenant_id == tenant_id)) or 0)

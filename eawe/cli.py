@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from eawe.cli_audit import audit_app
 from eawe.errors import EAWEError
 from eawe.settings import Settings
 
@@ -24,7 +25,6 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema (Prisma migrations)", no_args_is_help=True)
 tenant_app = typer.Typer(help="Tenants", no_args_is_help=True)
-audit_app = typer.Typer(help="The tamper-evident audit log", no_args_is_help=True)
 credentials_app = typer.Typer(help="Encrypted credentials", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
@@ -125,48 +125,6 @@ def tenant_create(
         asyncio.run(go())
     except EAWEError as exc:
         raise _fail(exc) from None
-
-
-@audit_app.command("verify")
-def audit_verify(
-    tenant: Annotated[
-        str | None, typer.Option("--tenant", help="Tenant id or name (default: every tenant)")
-    ] = None,
-) -> None:
-    """Check each tenant's hash chain and report the first broken row."""
-    from sqlalchemy import or_, select
-
-    from eawe.audit import verify_chain
-    from eawe.db.models import Tenant
-
-    async def go() -> bool:
-        db = await _open(_settings())
-        try:
-            async with db.session() as session:
-                stmt = select(Tenant).order_by(Tenant.name)
-                if tenant:
-                    stmt = stmt.where(or_(Tenant.id == tenant, Tenant.name == tenant))
-                tenants = (await session.scalars(stmt)).all()
-                if tenant and not tenants:
-                    err_console.print(f"[red]error[/red]: tenant: {tenant!r} not found")
-                    return False
-                all_ok = True
-                for row in tenants:
-                    result = await verify_chain(session, row.id)
-                    if result.ok:
-                        console.print(f"{row.name}: ok ({result.checked} rows)")
-                    else:
-                        all_ok = False
-                        console.print(
-                            f"[red]{row.name}: BROKEN[/red] at seq {result.first_broken_seq} "
-                            f"(row {result.first_broken_id}): {result.reason}"
-                        )
-                return all_ok
-        finally:
-            await db.dispose()
-
-    if not asyncio.run(go()):
-        raise typer.Exit(code=1)
 
 
 @credentials_app.command("rotate")

@@ -1,8 +1,9 @@
 """Development secrets generated into the local data directory in embedded mode.
 
-In embedded mode (no ``DATABASE_URL``) EAWE creates a credential key and a JWT signing secret
-under ``<data_dir>/secrets`` (mode 0600) on first start and reuses them. Anywhere else a missing
-key is a startup error: a production deployment must bring its own keys.
+In embedded mode (no ``DATABASE_URL``) EAWE creates a credential key, a JWT signing secret and an
+Ed25519 seed that signs the audit log's tree heads under ``<data_dir>/secrets`` (mode 0600) on
+first start and reuses them. Anywhere else a missing key is a startup error: a production
+deployment must bring its own keys.
 """
 
 from __future__ import annotations
@@ -50,5 +51,16 @@ def ensure_runtime_secrets(settings: Settings) -> Settings:
             raise MissingSecretError("EAWE_JWT_SECRET is required when DATABASE_URL is set or in production")
         updates["jwt_secret"] = SecretStr(
             _read_or_create(secrets_dir / "jwt-secret", secrets.token_urlsafe(48))
+        )
+    if settings.webhook_secret is None and generate:
+        updates["webhook_secret"] = SecretStr(
+            _read_or_create(secrets_dir / "webhook-secret", secrets.token_urlsafe(32))
+        )
+    if settings.audit_signing_keys is None and generate:
+        # Elsewhere the sealer refuses to start without it (Settings.audit_signer): only the
+        # processes that sign tree heads need the key.
+        seed = base64.b64encode(secrets.token_bytes(32)).decode()
+        updates["audit_signing_keys"] = SecretStr(
+            _read_or_create(secrets_dir / "audit-signing-keys", f"1:{seed}")
         )
     return settings.model_copy(update=updates) if updates else settings

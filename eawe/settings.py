@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from eawe.audit_keys import AuditSigner
 
 __all__ = ["MIN_JWT_SECRET_LENGTH", "Settings"]
 
@@ -69,6 +72,17 @@ class Settings(BaseSettings):
         description="Comma-separated 'version:base64key' pairs (32-byte AES keys); highest version encrypts",
     )
     jwt_secret: SecretStr | None = None
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key that signs run webhooks (X-EAWE-Signature); generated in embedded mode",
+    )
+    audit_signing_keys: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Comma-separated 'version:base64seed' pairs (32-byte Ed25519 seeds) signing the audit log's "
+            "tree heads; the highest version signs, older ones stay published for verification"
+        ),
+    )
     jwt_issuer: str = "eawe"
     jwt_audience: str = "eawe-api"
     access_token_minutes: int = 30
@@ -94,6 +108,16 @@ class Settings(BaseSettings):
         description="Seconds after its last heartbeat that a claimed run is recovered by another worker",
     )
 
+    # --- audit log sealer (eawe/audit_sealer.py) ---
+    audit_seal_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="Pause between sealer rounds; a round signs one tree head per tenant it sealed",
+    )
+    audit_sealer_retry_seconds: float = Field(
+        default=2.0, gt=0, description="How often a standby sealer tries to take over the election lock"
+    )
+
     # --- browser clients ---
     cors_allow_origins: list[str] = Field(
         default_factory=list,
@@ -105,6 +129,15 @@ class Settings(BaseSettings):
     def _keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             _parse_keys(value.get_secret_value())  # raises with a clear message, never echoing the key
+        return value
+
+    @field_validator("audit_signing_keys")
+    @classmethod
+    def _audit_keys_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from eawe.audit_keys import parse_signing_keys
+
+            parse_signing_keys(value.get_secret_value())  # raises naming the entry, never the seed
         return value
 
     @model_validator(mode="after")
@@ -135,6 +168,19 @@ class Settings(BaseSettings):
     @property
     def resolved_qdrant_path(self) -> Path:
         return self.qdrant_path or (self.data_dir / "qdrant")
+
+    def audit_signer(self) -> AuditSigner:
+        """The tree-head signer; MissingSecretError naming the setting when no key is configured."""
+        from eawe.audit_keys import AuditSigner, parse_signing_keys
+
+        if self.audit_signing_keys is None:
+            from eawe.local_secrets import MissingSecretError
+
+            raise MissingSecretError(
+                "EAWE_AUDIT_SIGNING_KEYS is required to sign the audit log's tree heads "
+                "when DATABASE_URL is set or in production"
+            )
+        return AuditSigner(parse_signing_keys(self.audit_signing_keys.get_secret_value()))
 
     def parsed_credential_keys(self) -> dict[int, bytes]:
         """The credential keys by version; empty when unset."""

@@ -17,6 +17,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkpoints import RunEngine, RunWorker, open_engine, permissioned_retriever_factory
+from eawe.audit_sealer import running_sealer
 from eawe.credentials import CredentialCipher
 from eawe.db.database import Database, open_database, resolve_conninfo
 from eawe.settings import Settings
@@ -91,6 +92,7 @@ async def open_server_resources(
                 _log.info("applied migration %s", name)
         database = await open_database(settings, conninfo=conninfo)
         stack.push_async_callback(database.dispose)
+        await stack.enter_async_context(running_sealer(settings, database.sqlalchemy_url))  # audit sealer
         rag = await stack.enter_async_context(open_rag(settings))
         engine = await open_engine(
             settings,

@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 
 from checkpoints import TERMINAL_STATUSES, RunEngine
+from checkpoints.stream_log import STREAM_PARTS
 from eawe.db.models import RunStatus
 from eawe.db.repositories.runs import get_run
 from server.auth.run_visibility import metadata_error
@@ -68,6 +69,8 @@ async def run_event_stream(
             return
         while not await request.is_disconnected():
             event = await events.next(wait_seconds=_KEEPALIVE_SECONDS)
+            if event is not None and event.type == STREAM_PARTS:
+                continue  # a wake-up for Agent-Protocol stream readers, not a run event
             if event is not None and (content_visible or event.type == "run.status"):
                 data = event.data if content_visible else _status_only(event.data)
                 seq += 1

@@ -27,6 +27,9 @@ from eawe.db.repositories.users import create_user
 from eawe.settings import Settings
 
 TEST_CREDENTIAL_KEYS = "1:" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="  # 32 x 'A', test only
+TEST_AUDIT_SIGNING_KEYS = (
+    "1:" + "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI="
+)  # 32 x 'B' (Ed25519 seed), test only
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +80,9 @@ def settings(database_conninfo: str, tmp_path_factory: pytest.TempPathFactory) -
         database_url=database_conninfo,
         credential_keys=TEST_CREDENTIAL_KEYS,
         jwt_secret="test-jwt-secret-not-for-production-0123456789",
+        audit_signing_keys=TEST_AUDIT_SIGNING_KEYS,
+        audit_seal_interval_seconds=0.05,
+        audit_sealer_retry_seconds=0.2,
         _env_file=None,
     )
 

@@ -33,8 +33,10 @@ __all__ = [
     "Assistant",
     "AssistantVersion",
     "AuditLog",
+    "AuditTreeHead",
     "Base",
     "Credential",
+    "Cron",
     "Document",
     "HITLStatus",
     "HITLTask",
@@ -358,6 +360,36 @@ class AssistantVersion(Base):
     created_at: Mapped[datetime] = _ts("createdAt")
 
 
+class Cron(Base):
+    """A scheduled run of an assistant (Agent-Protocol crons)."""
+
+    __tablename__ = "Cron"
+    __table_args__ = (
+        Index("Cron_enabled_nextRunAt_idx", "enabled", "nextRunAt"),
+        Index("Cron_tenantId_createdAt_idx", "tenantId", "createdAt"),
+    )
+
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    assistant_id: Mapped[str] = mapped_column("assistantId", Text, nullable=False)
+    thread_id: Mapped[str | None] = mapped_column("threadId", Text)
+    schedule: Mapped[str] = mapped_column("schedule", Text, nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(
+        "payload", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, nullable=False, default=dict, server_default=text("'{}'")
+    )
+    enabled: Mapped[bool] = mapped_column(
+        "enabled", Boolean, nullable=False, default=True, server_default=text("true")
+    )
+    next_run_at: Mapped[datetime | None] = _ts("nextRunAt", nullable=True, now=False)
+    end_time: Mapped[datetime | None] = _ts("endTime", nullable=True, now=False)
+    created_by_id: Mapped[str | None] = _fk("createdById", "User.id", nullable=True)
+    created_at: Mapped[datetime] = _ts("createdAt")
+    updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
+
+
 class RunStreamEvent(Base):
     """One stored stream part of a run (``event`` is the SSE event name, ``seq`` its order)."""
 
@@ -414,8 +446,12 @@ class AuditLog(Base):
     __tablename__ = "AuditLog"
     __table_args__ = (
         Index("AuditLog_tenantId_seq_key", "tenantId", "seq", unique=True),
+        Index("AuditLog_tenantId_leafIndex_key", "tenantId", "leafIndex", unique=True),
+        Index("AuditLog_leafIndex_xactId_seq_idx", "leafIndex", "xactId", "seq"),
         Index("AuditLog_workflowRunId_idx", "workflowRunId"),
     )
+    # The INSERT returns seq and xactId (database defaults) in the same statement.
+    __mapper_args__ = {"eager_defaults": True}
 
     id: Mapped[str] = _id()
     workflow_run_id: Mapped[str | None] = _fk("workflowRunId", "WorkflowRun.id", nullable=True)
@@ -427,9 +463,33 @@ class AuditLog(Base):
     details: Mapped[Any | None] = mapped_column("details", JSONB)
     timestamp: Mapped[datetime] = _ts("timestamp")
     tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
-    seq: Mapped[int] = mapped_column("seq", BigInteger, nullable=False)
-    prev_hash: Mapped[str] = mapped_column("prevHash", Text, nullable=False)
-    hash: Mapped[str] = mapped_column("hash", Text, nullable=False)
+    # Insertion order from one global sequence; the sealer sets the rest once (eawe/audit_sealer.py).
+    seq: Mapped[int] = mapped_column(
+        "seq", BigInteger, nullable=False, server_default=text("nextval('auditlog_seq_seq')")
+    )
+    prev_hash: Mapped[str | None] = mapped_column("prevHash", Text, nullable=True)
+    hash: Mapped[str | None] = mapped_column("hash", Text, nullable=True)
+    xact_id: Mapped[int] = mapped_column(
+        "xactId", BigInteger, nullable=False, server_default=text("((pg_current_xact_id())::text)::bigint")
+    )
+    leaf_index: Mapped[int | None] = mapped_column("leafIndex", BigInteger, nullable=True)
+
+
+class AuditTreeHead(Base):
+    """A signed tree head of one tenant's audit log, published by the sealer."""
+
+    __tablename__ = "AuditTreeHead"
+    __table_args__ = (Index("AuditTreeHead_tenantId_treeSize_key", "tenantId", "treeSize", unique=True),)
+
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = _fk("tenantId", "Tenant.id")
+    tree_size: Mapped[int] = mapped_column("treeSize", BigInteger, nullable=False)
+    root_hash: Mapped[str] = mapped_column("rootHash", Text, nullable=False)
+    timestamp: Mapped[datetime] = _ts("timestamp", now=False)
+    key_id: Mapped[str] = mapped_column("keyId", Text, nullable=False)
+    signature: Mapped[str] = mapped_column("signature", Text, nullable=False)
+    frontier: Mapped[Any] = mapped_column("frontier", JSONB, nullable=False)
+    created_at: Mapped[datetime] = _ts("createdAt")
 
 
 class Credential(Base):

@@ -10,6 +10,7 @@ run continues — a workflow's approvals are tasks, not free-form resumes.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from eawe.db.models import HITLStatus, HITLTask, RunStatus, WorkflowRun
 from eawe.db.repositories import threads as thread_repo
@@ -82,6 +83,8 @@ def _kwargs(body: RunRequest) -> dict[str, Any]:
     }
     if body.command is not None:
         kwargs["command"] = body.command
+    if body.webhook is not None and urlsplit(body.webhook).scheme not in ("http", "https"):
+        raise ValidationError(Problem("webhook", "must be an http(s) URL"))
     if body.fork_checkpoint_id():
         kwargs["checkpoint_id"] = body.fork_checkpoint_id()
     for key in ("interrupt_before", "interrupt_after", "webhook", "on_disconnect"):

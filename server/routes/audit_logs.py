@@ -1,4 +1,4 @@
-"""``/v1/audit-logs``: query the tenant's audit trail and verify its hash chain."""
+"""``/v1/audit-logs``: query the tenant's audit log, its signed tree heads and Merkle proofs."""
 
 from __future__ import annotations
 
@@ -8,11 +8,18 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from eawe.audit import verify_chain
+from eawe import audit_proofs
 from eawe.db.models import AuditLog
 from eawe.db.pagination import paginate
-from server.deps import PageParamsDep, Requires, SessionDep
-from server.schemas.admin import AuditLogOut, AuditVerificationOut
+from server.deps import PageParamsDep, Requires, ResourcesDep, SessionDep
+from server.schemas.admin import (
+    AuditLogOut,
+    AuditPublicKeysOut,
+    AuditVerificationOut,
+    ConsistencyProofOut,
+    InclusionProofOut,
+    TreeHeadOut,
+)
 from server.schemas.common import PageOut
 
 __all__ = ["router"]
@@ -54,6 +61,61 @@ async def list_(
     )
 
 
-@router.get("/verify", response_model=AuditVerificationOut, summary="Verify the tenant's hash chain")
-async def verify(principal: Requires.AUDIT_READ, session: SessionDep) -> AuditVerificationOut:
-    return AuditVerificationOut(**(await verify_chain(session, principal.tenant_id)).as_dict())
+@router.get(
+    "/verify",
+    response_model=AuditVerificationOut,
+    summary="Recompute the tenant's tree and check its signed heads",
+)
+async def verify(principal: Requires.AUDIT_READ, resources: ResourcesDep) -> AuditVerificationOut:
+    keys = resources.settings.audit_signer().public_keys()
+    result, unsealed = await audit_proofs.verify_tenant_log(resources.database, principal.tenant_id, keys)
+    return AuditVerificationOut(**result.as_dict(), unsealed=unsealed)
+
+
+@router.get(
+    "/tree-head", response_model=TreeHeadOut, summary="The latest signed tree head of the tenant's log"
+)
+async def tree_head(principal: Requires.AUDIT_READ, resources: ResourcesDep) -> TreeHeadOut:
+    head = await audit_proofs.latest_head(resources.database, principal.tenant_id)
+    return TreeHeadOut(**head.as_dict())
+
+
+@router.get(
+    "/consistency-proof",
+    response_model=ConsistencyProofOut,
+    summary="RFC 9162 consistency proof between two tree sizes",
+)
+async def consistency_proof(
+    principal: Requires.AUDIT_READ,
+    resources: ResourcesDep,
+    first: Annotated[int, Query(ge=1, description="The earlier tree size")],
+    second: Annotated[int | None, Query(ge=1, description="The later tree size (default: latest)")] = None,
+) -> ConsistencyProofOut:
+    return ConsistencyProofOut(
+        **await audit_proofs.consistency(resources.database, principal.tenant_id, first, second)
+    )
+
+
+@router.get(
+    "/public-keys", response_model=AuditPublicKeysOut, summary="Ed25519 public keys that sign tree heads"
+)
+async def public_keys(resources: ResourcesDep) -> AuditPublicKeysOut:
+    # Public by nature (like a JWKS): verifiers fetch them without an account.
+    signer = resources.settings.audit_signer()
+    return AuditPublicKeysOut.model_validate({"keys": signer.public_keys().describe(signer.active_key_id)})
+
+
+@router.get(
+    "/{entry_id}/inclusion-proof",
+    response_model=InclusionProofOut,
+    summary="RFC 9162 inclusion proof of one entry in the tree of a given size",
+)
+async def inclusion_proof(
+    entry_id: str,
+    principal: Requires.AUDIT_READ,
+    resources: ResourcesDep,
+    tree_size: Annotated[int | None, Query(ge=1, description="Default: the latest signed head")] = None,
+) -> InclusionProofOut:
+    return InclusionProofOut(
+        **await audit_proofs.inclusion(resources.database, principal.tenant_id, entry_id, tree_size)
+    )

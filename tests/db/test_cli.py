@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.conftest import TEST_CREDENTIAL_KEYS
+from tests.conftest import TEST_AUDIT_SIGNING_KEYS, TEST_CREDENTIAL_KEYS
 
 EAWE = [sys.executable, "-m", "eawe.cli"]
 
@@ -32,6 +32,7 @@ def test_tenant_create_and_audit_verify(database_conninfo: str, tmp_path: Path) 
     env = _env(
         DATABASE_URL=database_conninfo,
         EAWE_CREDENTIAL_KEYS=TEST_CREDENTIAL_KEYS,
+        EAWE_AUDIT_SIGNING_KEYS=TEST_AUDIT_SIGNING_KEYS,
         EAWE_JWT_SECRET="cli-test-secret-0123456789abcdef",
         EAWE_DATA_DIR=str(tmp_path),
     )
@@ -58,18 +59,18 @@ def test_tenant_create_and_audit_verify(database_conninfo: str, tmp_path: Path) 
     assert bad.returncode == 2 and "email" in bad.stderr
 
     ok = _run(["audit", "verify", "--tenant", "Cli Co"], env, tmp_path)
-    assert ok.returncode == 0 and "ok (2 rows)" in ok.stdout, ok.stdout + ok.stderr
+    assert ok.returncode == 0 and "ok (2 entries, tree size 2" in ok.stdout, ok.stdout + ok.stderr
 
     with psycopg.connect(database_conninfo) as conn:
         conn.execute("SET session_replication_role = replica")
         conn.execute(
-            'UPDATE "AuditLog" SET action = \'FORGED\' WHERE seq = 2 AND "tenantId" = '
+            'UPDATE "AuditLog" SET action = \'FORGED\' WHERE "leafIndex" = 1 AND "tenantId" = '
             '(SELECT id FROM "Tenant" WHERE name = %s)',
             ("Cli Co",),
         )
         conn.commit()
     broken = _run(["audit", "verify", "--tenant", "Cli Co"], env, tmp_path)
-    assert broken.returncode == 1 and "BROKEN" in broken.stdout and "seq 2" in broken.stdout
+    assert broken.returncode == 1 and "BROKEN" in broken.stdout and "modified" in broken.stdout
 
 
 def test_embedded_mode_starts_postgres_and_reuses_it(tmp_path: Path) -> None:

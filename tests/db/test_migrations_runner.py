@@ -300,8 +300,8 @@ def audited_db(db: str) -> str:
             "VALUES ('run1', 'wd1', 't1', now())"
         )
         conn.execute(
-            'INSERT INTO "AuditLog" ("id", "workflowRunId", "action", "tenantId", "seq", "prevHash", "hash") '
-            "VALUES ('a1', 'run1', 'WORKFLOW_STARTED', 't1', 1, '', 'h1')"
+            'INSERT INTO "AuditLog" ("id", "workflowRunId", "action", "tenantId") '
+            "VALUES ('a1', 'run1', 'WORKFLOW_STARTED', 't1')"
         )
     return db
 
@@ -331,18 +331,23 @@ def test_audit_log_refuses_changes_even_from_its_owner(
 def test_audit_log_still_accepts_inserts(audited_db: str) -> None:
     with psycopg.connect(audited_db) as conn:
         conn.execute(
-            'INSERT INTO "AuditLog" ("id", "action", "tenantId", "seq", "prevHash", "hash") '
-            "VALUES ('a2', 'USER_CREATED', 't1', 2, 'h1', 'h2')"
+            'INSERT INTO "AuditLog" ("id", "action", "tenantId") VALUES (\'a2\', \'USER_CREATED\', \'t1\')'
         )
         assert conn.execute('SELECT count(*) FROM "AuditLog"').fetchone() == (2,)
+        # ... unsealed ones only: the sealer alone sets leafIndex, hash and prevHash
+        with pytest.raises(pg_errors.InsufficientPrivilege, match="sealed row"):
+            conn.execute(
+                'INSERT INTO "AuditLog" ("id", "action", "tenantId", "prevHash", "hash") '
+                "VALUES ('a3', 'USER_CREATED', 't1', 'h1', 'h2')"
+            )
 
 
 def test_superuser_can_tamper_only_by_disabling_the_trigger(audited_db: str) -> None:
     # The documented way tests forge history to prove the hash chain catches it.
     with psycopg.connect(audited_db) as conn:
-        conn.execute('ALTER TABLE "AuditLog" DISABLE TRIGGER "AuditLog_append_only_row"')
+        conn.execute('ALTER TABLE "AuditLog" DISABLE TRIGGER "AuditLog_seal_once_row"')
         conn.execute("""UPDATE "AuditLog" SET "action" = 'FORGED' WHERE "id" = 'a1'""")
-        conn.execute('ALTER TABLE "AuditLog" ENABLE TRIGGER "AuditLog_append_only_row"')
+        conn.execute('ALTER TABLE "AuditLog" ENABLE TRIGGER "AuditLog_seal_once_row"')
         assert conn.execute('SELECT "action" FROM "AuditLog"').fetchall() == [("FORGED",)]
         with pytest.raises(pg_errors.InsufficientPrivilege):
             conn.execute("""UPDATE "AuditLog" SET "action" = 'AGAIN' WHERE "id" = 'a1'""")

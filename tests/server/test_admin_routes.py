@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from tests.server.api_tenants import assert_problem
@@ -88,8 +90,8 @@ async def test_audit_log_query_and_verify(client: httpx.AsyncClient, api_tenant)
     ]
     other_ids = {i["id"] for i in (await client.get("/v1/audit-logs", headers=other.admin)).json()["items"]}
     assert other_ids and not other_ids & {i["id"] for i in everything}
-    seqs = sorted(i["seq"] for i in everything)
-    assert seqs == list(range(1, len(seqs) + 1))
+    seqs = [i["seq"] for i in everything]
+    assert len(set(seqs)) == len(seqs)  # insertion order from one global sequence: unique, with gaps
     future = await client.get(
         "/v1/audit-logs", headers=tenant.admin, params={"since": "2999-01-01T00:00:00Z"}
     )
@@ -99,8 +101,14 @@ async def test_audit_log_query_and_verify(client: httpx.AsyncClient, api_tenant)
     )
 
     verified = await client.get("/v1/audit-logs/verify", headers=tenant.admin)
+    for _ in range(300):  # the app's sealer seals within a few rounds
+        if verified.json()["unsealed"] == 0:
+            break
+        await asyncio.sleep(0.05)
+        verified = await client.get("/v1/audit-logs/verify", headers=tenant.admin)
     assert verified.status_code == 200
-    assert verified.json()["ok"] is True and verified.json()["checked"] == len(seqs)
+    body = verified.json()
+    assert body["ok"] is True and body["checked"] == body["tree_size"] >= len(seqs), body
     for headers in (tenant.designer, tenant.operator):
         assert_problem(await client.get("/v1/audit-logs", headers=headers), 403)
         assert_problem(await client.get("/v1/audit-logs/verify", headers=headers), 403)

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eawe.db.models import Assistant, AssistantVersion, utcnow
@@ -106,26 +107,55 @@ async def ensure_default_assistant(
     name: str | None = None,
     description: str | None = None,
 ) -> Assistant:
-    """The graph's default assistant (``metadata.created_by = "system"``), created if missing."""
-    row = await session.scalar(select(Assistant).where(Assistant.id == assistant_id))
-    if row is not None:
-        if row.tenant_id != tenant_id:
-            raise NotFoundError("assistant", assistant_id)
-        if row.graph_id != graph_id:  # a workflow renamed its slug: its default follows it
-            row.graph_id = graph_id
-            await session.flush()
-        return row
-    return await create_assistant(
-        session,
-        tenant_id,
-        graph_id=graph_id,
-        assistant_id=assistant_id,
-        workflow_definition_id=workflow_definition_id,
-        name=name or graph_id,
-        description=description,
-        metadata={"created_by": "system"},
-        if_exists="do_nothing",
+    """The graph's default assistant (``metadata.created_by = "system"``), created if missing.
+
+    Safe under concurrency: of requests creating it at once, one inserts, the others find it.
+    """
+    now = utcnow()
+    values = {
+        "id": assistant_id,
+        "tenant_id": tenant_id,
+        "graph_id": graph_id,
+        "workflow_definition_id": workflow_definition_id,
+        "name": name or graph_id,
+        "description": description,
+        "config": {},
+        "context": {},
+        "metadata_": {"created_by": "system"},
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    inserted = await session.scalar(
+        pg_insert(Assistant)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(Assistant.id)
     )
+    if inserted is not None:
+        await session.execute(
+            pg_insert(AssistantVersion)
+            .values(
+                id=f"{assistant_id}-v1",
+                assistant_id=assistant_id,
+                version=1,
+                graph_id=graph_id,
+                name=values["name"],
+                description=description,
+                config={},
+                context={},
+                metadata_={"created_by": "system"},
+                created_at=now,
+            )
+            .on_conflict_do_nothing()
+        )
+    row = await session.scalar(select(Assistant).where(Assistant.id == assistant_id))
+    if row is None or row.tenant_id != tenant_id:
+        raise NotFoundError("assistant", assistant_id)
+    if row.graph_id != graph_id:  # a workflow renamed its slug: its default follows it
+        row.graph_id = graph_id
+        await session.flush()
+    return row
 
 
 async def get_assistant(
