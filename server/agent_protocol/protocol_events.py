@@ -4,10 +4,11 @@ depth) from ``since`` on, over SSE (``POST /threads/{id}/stream/events``) or a w
 path), where each frame is a command (``subscription.subscribe`` sets the filter).
 
 Events are read from the runs' stored streams, so any API process serves them and a reconnect
-with ``since`` replays what it missed. The SDK opens the stream before its first ``run.start``
-creates the thread, so a thread id that names no thread of the caller's tenant (none yet, or
-another tenant's) is followed as an empty stream: nothing of another tenant is ever read
-(every query is scoped to the caller's tenant), and it answers the same as an unknown id.
+with ``since`` replays what it missed. The SDK opens its stream as it enters ``threads.stream``,
+just before its first ``run.start`` creates the thread, so the answer to a thread id that names
+no thread of the caller's tenant waits a few seconds for it to appear before it is a 404; another
+tenant's thread is answered exactly so (nothing of another tenant is ever read: every query is
+scoped to the caller's tenant).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ __all__ = ["SubscribeParams", "router"]
 router = APIRouter(prefix="/threads", tags=["agent-protocol"])
 
 _WAIT_SECONDS = 1.0
+_APPEAR_SECONDS = 3.0  # below the SDK's 5 s wait for the stream's headers; it retries a 404
+_APPEAR_POLL_SECONDS = 0.05
 _PING_SECONDS = 15
 _DIRECT = {"values", "checkpoints", "updates", "messages", "tools", "lifecycle", "tasks"}
 
@@ -92,13 +95,21 @@ def matches(event: dict[str, Any], params: SubscribeParams) -> bool:
     )
 
 
-async def _may_read(resources: ServerResources, principal: Principal, thread_id: str) -> bool:
-    """False for a thread of the caller's tenant whose content the caller may not see."""
-    async with resources.database.session() as session:
-        thread = await session.get(AgentThread, thread_id)
-        if thread is None or thread.tenant_id != principal.tenant_id:
-            return True  # none of the tenant's: followed as empty (see the module's docstring)
-        return await can_read_thread_content(session, principal, thread)
+async def _readable_thread(resources: ServerResources, principal: Principal, thread_id: str) -> None:
+    """Wait (bounded) for the caller's thread to exist; 404 if it does not, or if the caller may
+    not see its content."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _APPEAR_SECONDS
+    while True:
+        async with resources.database.session() as session:
+            thread = await session.get(AgentThread, thread_id)
+            if thread is not None and thread.tenant_id == principal.tenant_id:
+                if await can_read_thread_content(session, principal, thread):
+                    return
+                raise NotFoundError("thread", thread_id)
+        if loop.time() >= deadline:
+            raise NotFoundError("thread", thread_id)
+        await asyncio.sleep(_APPEAR_POLL_SECONDS)
 
 
 async def follow_thread(
@@ -134,8 +145,7 @@ async def stream_events(
     principal: Requires.RUNS_READ,
     resources: ResourcesDep,
 ) -> EventSourceResponse:
-    if not await _may_read(resources, principal, thread_id):
-        raise NotFoundError("thread", thread_id)
+    await _readable_thread(resources, principal, thread_id)
 
     async def frames() -> AsyncIterator[dict[str, Any]]:
         async for event in follow_thread(
@@ -159,8 +169,7 @@ async def stream_events_ws(websocket: WebSocket, thread_id: str) -> None:
             raise PermissionDeniedError(
                 f"role {principal.role.value} may not perform {Permission.RUNS_READ.value}"
             )
-        if not await _may_read(resources, principal, thread_id):
-            raise NotFoundError("thread", thread_id)
+        await _readable_thread(resources, principal, thread_id)
     except EAWEError as exc:  # refused at the handshake, with the status and problem a request gets
         await websocket.send_denial_response(eawe_error_response(exc))
         return

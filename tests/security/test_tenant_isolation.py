@@ -98,6 +98,13 @@ _BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/threads/{thread_id}/runs"): {"command": {"resume": {"decision": "approve"}}},
     ("POST", "/threads/{thread_id}/runs/wait"): {"command": {"resume": {"decision": "approve"}}},
     ("POST", "/threads/{thread_id}/runs/stream"): {"command": {"resume": {"decision": "approve"}}},
+    ("POST", "/threads/{thread_id}/commands"): {
+        "id": 1,
+        "method": "input.respond",
+        "params": {"interrupt_id": "x", "namespace": [], "response": {"decision": "approve"}},
+    },
+    ("POST", "/threads/{thread_id}/stream/events"): {"channels": ["lifecycle", "input", "values"]},
+    ("POST", "/threads/{thread_id}/runs/crons"): {"assistant_id": "agent", "schedule": "* * * * *"},
     ("PATCH", "/threads/{thread_id}"): {"metadata": {"hijacked": True}},
     ("POST", "/threads/{thread_id}/state"): {"values": {"hijacked": True}},
     ("POST", "/threads/{thread_id}/state/checkpoint"): {"checkpoint": {"checkpoint_id": "x"}},
