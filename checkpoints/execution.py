@@ -34,6 +34,7 @@ from checkpoints.claimed_graph import load_claimed_graph, run_config
 from checkpoints.events import RunEvent, enqueue_run, publish_event
 from checkpoints.hitl import AssigneeUnavailableError, create_tasks_for_interrupts, decided_resume_values
 from checkpoints.leases import ClaimedRun, release_run, renew_lease
+from checkpoints.protocol_log import protocol_chunks
 from checkpoints.resources import EngineResources
 from checkpoints.run_context import StarterDeactivatedError
 from checkpoints.run_tracing import run_traced  # issue 11 (ops)
@@ -101,7 +102,13 @@ class _Execution:
         self.config: RunnableConfig = run_config(resources, claimed)
         self.validated: ValidatedWorkflow | None = None
         self.context: Any = None
-        self.stream = StreamRecorder(claimed.tenant_id, claimed.id, _requested_modes(claimed))
+        self.stream = StreamRecorder(
+            claimed.tenant_id,
+            claimed.id,
+            _requested_modes(claimed),
+            protocol_thread=claimed.thread_id if claimed.kwargs.get("protocol") else None,
+            graph_name=claimed.graph_id,
+        )
 
     @property
     def is_workflow(self) -> bool:
@@ -167,6 +174,12 @@ class _Execution:
             self.stream.add(
                 "error", {"error": error.get("type") or "Error", "message": error.get("message") or ""}
             )
+        failed = status in (RunStatus.FAILED, RunStatus.PAUSED_WITH_ERROR, RunStatus.CANCELLED)
+        message = error.get("message") if isinstance(error, dict) else None
+        self.stream.protocol_settled(
+            "failed" if failed else "interrupted" if thread_status == "interrupted" else "completed",
+            message or (status.value.lower() if failed else None),
+        )
         ok = await self._record(action, details, status=status, release=release, thread_status=thread_status)
         if ok:
             await self._webhook(status, release.get("payload"), error)
@@ -301,16 +314,19 @@ class _Execution:
         async def consume() -> None:
             # durability="sync": a step's checkpoint is committed before the next step starts, so
             # a crash never re-runs a node that finished (tool calls have side effects).
-            stream = graph.astream(  # type: ignore[call-overload]  # modes and context are dynamic
-                graph_input,
-                config,
-                context=self.context,
-                stream_mode=graph_stream_modes(sorted(self.stream.requested)),
-                subgraphs=True,
-                durability="sync",
-                interrupt_before=kwargs.get("interrupt_before") or None,
-                interrupt_after=kwargs.get("interrupt_after") or None,
-            )
+            common: dict[str, Any] = {
+                "context": self.context,
+                "durability": "sync",
+                "interrupt_before": kwargs.get("interrupt_before") or None,
+                "interrupt_after": kwargs.get("interrupt_after") or None,
+            }
+            stream: Any
+            if self.stream.protocol_thread is not None:  # started through the thread protocol
+                self.stream.protocol_started()
+                stream = protocol_chunks(graph, graph_input, config, **common)
+            else:
+                modes: Any = graph_stream_modes(sorted(self.stream.requested))
+                stream = graph.astream(graph_input, config, stream_mode=modes, subgraphs=True, **common)
             async for namespace, mode, chunk in stream:
                 self.stream.add_chunk(namespace, mode, chunk)
                 if mode == "updates" and not namespace and isinstance(chunk, dict):
@@ -385,6 +401,7 @@ class _Execution:
                     set_error=True,
                 )
                 await set_thread_status(session, self.run.thread_id, "interrupted")
+                self.stream.protocol_settled("interrupted")
                 await append_audit(
                     session,
                     tenant_id=run.tenant_id,

@@ -16,6 +16,8 @@ from langchain_core.messages import BaseMessageChunk
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkpoints.events import RunEvent, publish_event
+from checkpoints.protocol_log import PROTOCOL_EVENT, input_requested, lifecycle_event, wire_event
+from eawe.db.repositories.protocol_events import last_protocol_seq
 from eawe.db.repositories.threads import append_stream_events, last_stream_seq
 from eawe.jsonable import jsonable
 
@@ -63,9 +65,24 @@ def graph_stream_modes(requested: list[str]) -> list[str]:
 class StreamRecorder:
     """Turns ``astream(..., subgraphs=True)`` chunks into the requested SSE parts and stores them."""
 
-    def __init__(self, tenant_id: str, run_id: str, requested: list[str]) -> None:
+    def __init__(
+        self,
+        tenant_id: str,
+        run_id: str,
+        requested: list[str],
+        *,
+        protocol_thread: str | None = None,
+        graph_name: str = "",
+    ) -> None:
         self.tenant_id = tenant_id
         self.run_id = run_id
+        # Set for a run started through the thread-centric protocol: its parts are protocol events
+        # (``checkpoints.protocol_log``) numbered across this thread's runs.
+        self.protocol_thread = protocol_thread
+        self.graph_name = graph_name
+        self._next_thread_seq: int | None = None
+        self._interrupts: dict[str, tuple[tuple[str, ...], Any]] = {}
+        self._urgent = False
         # values and updates are always stored, so a client joining later can ask for them too.
         self.requested = set(requested) | {"values", "updates"}
         self._next_seq: int | None = None
@@ -84,6 +101,9 @@ class StreamRecorder:
 
     def add_chunk(self, namespace: tuple[str, ...], mode: str, data: Any) -> None:
         """Queue the parts one LangGraph chunk gives (nothing for modes nobody asked for)."""
+        if self.protocol_thread is not None:
+            self._add_protocol(namespace, mode, data)
+            return
         suffix = "|" + "|".join(namespace) if namespace else ""
         if mode == "messages":
             self._add_message(suffix, data)
@@ -125,17 +145,64 @@ class StreamRecorder:
             self._messages[key] = message
             self._add("messages/complete" + suffix, [message])
 
+    def _add_protocol(self, namespace: tuple[str, ...], method: str, data: Any) -> None:
+        if method == "updates" and isinstance(data, dict):
+            for interrupt in data.get("__interrupt__") or ():
+                interrupt_id = getattr(interrupt, "id", None)
+                if isinstance(interrupt_id, str):
+                    self._interrupts[interrupt_id] = (namespace, getattr(interrupt, "value", None))
+                    # what led up to the interrupt is stored before the run settles on it, so a
+                    # reader sees it ahead of ``input.requested``
+                    self._urgent = True
+        event = wire_event(namespace, method, data)
+        if event is not None:
+            self._add(PROTOCOL_EVENT, event)
+
+    def protocol_started(self) -> None:
+        """The run's ``running`` lifecycle event (a protocol run only)."""
+        if self.protocol_thread is not None:
+            self._interrupts.clear()
+            self._add(PROTOCOL_EVENT, lifecycle_event("running", self.graph_name))
+
+    def protocol_settled(self, outcome: str, error: str | None = None) -> None:
+        """The run's closing lifecycle events (a protocol run only): ``interrupted`` (after one
+        ``input.requested`` per open interrupt), ``completed`` or ``failed``."""
+        if self.protocol_thread is None:
+            return
+        if outcome == "interrupted":
+            for interrupt_id, (namespace, value) in self._interrupts.items():
+                self._add(PROTOCOL_EVENT, input_requested(interrupt_id, value, namespace))
+            self._add(PROTOCOL_EVENT, lifecycle_event("interrupted", self.graph_name))
+        elif outcome == "failed":
+            self._add(PROTOCOL_EVENT, lifecycle_event("failed", self.graph_name, error=error or "run failed"))
+        else:
+            self._add(PROTOCOL_EVENT, lifecycle_event("completed", self.graph_name))
+
+    async def _number_protocol_parts(self, session: AsyncSession, parts: list[tuple[str, Any]]) -> None:
+        """Give each protocol part its thread-wide ``seq`` (and ``event_id``)."""
+        if self.protocol_thread is None or not any(e == PROTOCOL_EVENT for e, _ in parts):
+            return
+        if self._next_thread_seq is None:
+            self._next_thread_seq = await last_protocol_seq(session, self.protocol_thread) + 1
+        for event, data in parts:
+            if event == PROTOCOL_EVENT:
+                data["type"] = "event"
+                data["seq"] = self._next_thread_seq
+                data["event_id"] = f"{self.run_id}:{self._next_thread_seq}"
+                self._next_thread_seq += 1
+
     @property
     def due(self) -> bool:
         """Buffered parts have waited long enough to be written on their own."""
-        return bool(self._buffer) and time.monotonic() - self._since >= _FLUSH_SECONDS
+        return bool(self._buffer) and (self._urgent or time.monotonic() - self._since >= _FLUSH_SECONDS)
 
     async def flush(self, session: AsyncSession, *, notify: bool = True) -> None:
         """Write the buffered parts in the caller's transaction; with ``notify``, wake the run's
         readers (not needed when the transaction publishes another event of the run)."""
         if not self._buffer:
             return
-        parts, self._buffer = self._buffer, []
+        parts, self._buffer, self._urgent = self._buffer, [], False
+        await self._number_protocol_parts(session, parts)
         if self._next_seq is None:  # continue after the parts an earlier attempt of the run stored
             self._next_seq = await last_stream_seq(session, self.run_id) + 1
         self._next_seq = await append_stream_events(

@@ -23,6 +23,7 @@ __all__ = [
     "PROBLEM_CONTENT_TYPE",
     "AuthenticationError",
     "RateLimitedError",
+    "eawe_error_response",
     "field_path",
     "install_problem_handlers",
     "problem_response",
@@ -93,7 +94,8 @@ def field_path(loc: Sequence[Any]) -> tuple[str, str]:
     return location, text or location
 
 
-def _eaweerror_response(exc: EAWEError) -> JSONResponse:
+def eawe_error_response(exc: EAWEError) -> JSONResponse:
+    """The problem+json response of an EAWE error (also a refused websocket handshake's)."""
     if isinstance(exc, ValidationError):
         return problem_response(
             exc.status_code, exc.title, str(exc), errors=[p.as_dict() for p in exc.problems]
@@ -117,7 +119,7 @@ def _eaweerror_response(exc: EAWEError) -> JSONResponse:
 
 async def _on_eawe_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, EAWEError)
-    return _eaweerror_response(exc)
+    return eawe_error_response(exc)
 
 
 async def _on_request_validation(request: Request, exc: Exception) -> JSONResponse:

@@ -8,7 +8,16 @@ WorkflowRuns; crons schedule runs; the store is LangGraph's, scoped to the tenan
 
 from fastapi import APIRouter
 
-from server.agent_protocol import assistants, crons, meta, runs, store, threads
+from server.agent_protocol import (
+    assistants,
+    crons,
+    meta,
+    protocol_commands,
+    protocol_events,
+    runs,
+    store,
+    threads,
+)
 
 __all__ = ["router"]
 
@@ -19,3 +28,5 @@ router.include_router(crons.router)
 router.include_router(runs.router)
 router.include_router(threads.router)
 router.include_router(store.router)
+router.include_router(protocol_commands.router)  # the thread-centric streaming protocol
+router.include_router(protocol_events.router)

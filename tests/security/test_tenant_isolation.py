@@ -114,6 +114,13 @@ _BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/threads/{thread_id}/runs"): {"command": {"resume": {"decision": "approve"}}},
     ("POST", "/threads/{thread_id}/runs/wait"): {"command": {"resume": {"decision": "approve"}}},
     ("POST", "/threads/{thread_id}/runs/stream"): {"command": {"resume": {"decision": "approve"}}},
+    ("POST", "/threads/{thread_id}/commands"): {
+        "id": 1,
+        "method": "input.respond",
+        "params": {"interrupt_id": "x", "namespace": [], "response": {"decision": "approve"}},
+    },
+    ("POST", "/threads/{thread_id}/stream/events"): {"channels": ["lifecycle", "input", "values"]},
+    ("POST", "/threads/{thread_id}/runs/crons"): {"assistant_id": "agent", "schedule": "* * * * *"},
     ("PATCH", "/threads/{thread_id}"): {"metadata": {"hijacked": True}},
     ("POST", "/threads/{thread_id}/runs/crons"): {"assistant_id": "x", "schedule": "0 0 1 1 *"},
     ("PATCH", "/runs/crons/{cron_id}"): {"enabled": False},
