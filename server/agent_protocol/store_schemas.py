@@ -69,7 +69,9 @@ class StorePut(_Lenient):
     key: Key
     value: dict[str, Any]
     index: Literal[False] | list[str] | None = None
-    ttl: float | None = Field(default=None, gt=0, description="minutes until the item expires")
+    ttl: float | None = Field(
+        default=None, gt=0, le=5_256_000, description="minutes until the item expires (at most ten years)"
+    )
 
     @field_validator("namespace")
     @classmethod

@@ -120,7 +120,6 @@ _BODIES: dict[tuple[str, str], Any] = {
         "params": {"interrupt_id": "x", "namespace": [], "response": {"decision": "approve"}},
     },
     ("POST", "/threads/{thread_id}/stream/events"): {"channels": ["lifecycle", "input", "values"]},
-    ("POST", "/threads/{thread_id}/runs/crons"): {"assistant_id": "agent", "schedule": "* * * * *"},
     ("PATCH", "/threads/{thread_id}"): {"metadata": {"hijacked": True}},
     ("POST", "/threads/{thread_id}/runs/crons"): {"assistant_id": "x", "schedule": "0 0 1 1 *"},
     ("PATCH", "/runs/crons/{cron_id}"): {"enabled": False},

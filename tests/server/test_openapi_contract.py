@@ -20,6 +20,7 @@ import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import checks
 from schemathesis.openapi import from_url
+from schemathesis.specs.openapi import checks as openapi_checks  # the same path in every 4.x
 
 from eawe.db.database import open_database
 from eawe.db.models import Role
@@ -32,10 +33,10 @@ from tests.server.sample_workflows import REVIEWED_DRAFT
 MAX_EXAMPLES = 4
 CHECKS = [
     checks.not_a_server_error,
-    checks.status_code_conformance,
-    checks.content_type_conformance,
-    checks.response_schema_conformance,
-    checks.response_headers_conformance,
+    openapi_checks.status_code_conformance,
+    openapi_checks.content_type_conformance,
+    openapi_checks.response_schema_conformance,
+    openapi_checks.response_headers_conformance,
 ]
 
 
