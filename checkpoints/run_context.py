@@ -126,7 +126,8 @@ async def _tenant_chat_models(
         return resources.chat_models
 
     async def read_key() -> str:  # awaited by the OpenAI client for each request
-        secret = await credentials.read_secret(own.credential)
+        # Revealed for the tenant's model endpoint only (the credential's allowed hosts must name it).
+        secret = await credentials.read_secret(own.credential, url=own.base_url, method="POST")
         scrubber.add(secret)
         return secret
 

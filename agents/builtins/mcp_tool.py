@@ -95,7 +95,8 @@ async def list_mcp_tools(
 async def _auth_headers(spec: McpServerSpec, ctx: NodeContext) -> dict[str, str]:
     if not spec.credential_id:
         return {}
-    return {"Authorization": f"Bearer {await ctx.secret(spec.credential_id)}"}
+    # The credential is revealed for the configured server only (its allowed hosts must name it).
+    return {"Authorization": f"Bearer {await ctx.secret(spec.credential_id, url=spec.url, method='POST')}"}
 
 
 async def call_mcp_tool(
@@ -130,6 +131,8 @@ async def call_mcp_tool(
     config=McpToolConfig,
     description="Call a tool of a configured MCP server",
     default_max_attempts=3,
+    title="MCP tool",
+    category="Integrations",
 )
 async def mcp_tool_node(state: Mapping[str, Any], config: McpToolConfig, ctx: NodeContext) -> dict[str, Any]:
     """Call a tool of a configured MCP server."""

@@ -166,6 +166,7 @@ def test_each_builtin_describes_itself_for_editors() -> None:
         "join": ("Join", "Control flow"), "llm": ("LLM", "AI"), "retrieve": ("Retrieve", "Knowledge"),
         "router": ("Router", "Control flow"), "subworkflow": ("Subworkflow", "Control flow"),
         "tool": ("HTTP tool", "Integrations"), "transform": ("Transform", "Data"),
+        "mcp_tool": ("MCP tool", "Integrations"),
     }  # fmt: skip
     assert {n for n, d in described.items() if d["routing"] == "config"} == {"router", "fan_out"}
     assert described["approval"]["routing"] == "dynamic"

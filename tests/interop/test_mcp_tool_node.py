@@ -43,7 +43,13 @@ async def _configure(client: httpx.AsyncClient, admin: dict[str, str], url: str,
     credential = await client.post(
         "/v1/credentials",
         headers=admin,
-        json={"name": "orders-token", "type": "API_KEY", "service_name": "ORDERS", "value": token},
+        json={
+            "name": "orders-token",
+            "type": "API_KEY",
+            "service_name": "ORDERS",
+            "value": token,
+            "allowed_hosts": ["127.0.0.1"],
+        },
     )
     assert credential.status_code == 201, credential.text
     created = await client.post(
@@ -132,7 +138,13 @@ async def test_mcp_server_admin_routes_validate(client: httpx.AsyncClient, api_t
     theirs = await client.post(
         "/v1/credentials",
         headers=other.admin,
-        json={"name": "t", "type": "API_KEY", "service_name": "X", "value": "their-secret-value"},
+        json={
+            "name": "t",
+            "type": "API_KEY",
+            "service_name": "X",
+            "value": "their-secret-value",
+            "allowed_hosts": ["127.0.0.1"],
+        },
     )
     body = {"name": "svc", "url": "http://127.0.0.1:9/mcp", "allowed_tools": ["a"]}
     assert_problem(

@@ -390,6 +390,7 @@ async def test_admin_pages_users_keys_credentials_documents_audit(
     secret = "sk-console-test-secret-value-123"
     await page.get_by_label("Name", exact=True).fill("crm")
     await page.get_by_label("Service").fill("SALESFORCE")
+    await page.get_by_label("Allowed hosts (comma-separated)").fill("salesforce.example.com")
     await page.get_by_label("Secret value").fill(secret)
     await page.get_by_role("button", name="Store credential").click()
     await expect(page.get_by_role("cell", name="SALESFORCE")).to_be_visible()

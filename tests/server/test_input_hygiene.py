@@ -129,6 +129,7 @@ async def test_unhandled_error_is_problem_500_and_keeps_connection(app: FastAPI,
         raise RuntimeError("secret internal detail")
 
     app.add_api_route("/__test_boom", boom, methods=["GET"], include_in_schema=False)
+    app.router.routes.insert(0, app.router.routes.pop())  # ahead of the console's page fallback
     async with httpx.AsyncClient(base_url=live_url) as http:
         response = await http.get("/__test_boom")
     body = assert_problem(response, 500)

@@ -62,7 +62,13 @@ async def _own_model(client: httpx.AsyncClient, tenant: Any, base_url: str, key:
     made = await client.post(
         "/v1/credentials",
         headers=tenant.admin,
-        json={"name": "llm-key", "type": "API_KEY", "service_name": "LLM", "value": key},
+        json={
+            "name": "llm-key",
+            "type": "API_KEY",
+            "service_name": "LLM",
+            "value": key,
+            "allowed_hosts": ["127.0.0.1"],
+        },
     )
     assert made.status_code == 201, made.text
     put = await client.put(
@@ -120,7 +126,13 @@ async def test_model_settings_are_validated_and_admin_only(client: httpx.AsyncCl
     made = await client.post(
         "/v1/credentials",
         headers=other.admin,
-        json={"name": "theirs", "type": "API_KEY", "service_name": "LLM", "value": "sk-other"},
+        json={
+            "name": "theirs",
+            "type": "API_KEY",
+            "service_name": "LLM",
+            "value": "sk-other",
+            "allowed_hosts": ["127.0.0.1"],
+        },
     )
     assert made.status_code == 201
     body = {"base_url": "http://127.0.0.1:9/v1", "model": "m", "credential": "theirs"}

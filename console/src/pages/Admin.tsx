@@ -241,7 +241,7 @@ interface Credential {
 
 function Credentials() {
   const [items, error, reload] = useList<Credential>("/v1/credentials?limit=100");
-  const [form, setForm] = useState({ name: "", type: "API_KEY", service_name: "", value: "" });
+  const [form, setForm] = useState({ name: "", type: "API_KEY", service_name: "", value: "", hosts: "" });
   const [message, setMessage] = useState<string | null>(null);
   return (
     <section aria-labelledby="cred-title">
@@ -276,7 +276,9 @@ function Credentials() {
         onSubmit={async (e) => {
           e.preventDefault();
           try {
-            await api("/v1/credentials", { json: form });
+            const { hosts, ...rest } = form;
+            const allowed_hosts = hosts.split(",").map((h) => h.trim()).filter(Boolean);
+            await api("/v1/credentials", { json: { ...rest, allowed_hosts } });
             setForm({ ...form, value: "" });
             setMessage("Stored.");
             reload();
@@ -293,6 +295,10 @@ function Credentials() {
         </label>
         <label>
           Service <input required value={form.service_name} onChange={(e) => setForm({ ...form, service_name: e.target.value })} />
+        </label>
+        <label>
+          Allowed hosts (comma-separated){" "}
+          <input required placeholder="api.example.com, *.example.org" value={form.hosts} onChange={(e) => setForm({ ...form, hosts: e.target.value })} />
         </label>
         <label>
           Secret value{" "}
