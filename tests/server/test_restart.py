@@ -17,10 +17,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from checkpoints.claimed_graph import run_config
-from checkpoints.definitions import load_run_graph
+from checkpoints.claimed_graph import load_claimed_graph, run_config
 from checkpoints.leases import claim_run
-from checkpoints.run_context import build_run_context
 from eawe.db.models import AuditLog, Role
 from eawe.settings import Settings
 from server.app import create_app
@@ -138,26 +136,11 @@ async def test_run_of_a_dead_worker_resumes_from_its_checkpoint(
                 session, run["id"], owner="worker-that-dies", lease_seconds=LEASE_SECONDS
             )
         assert claimed is not None
-        async with database.session() as session:
-            graph, _ = await load_run_graph(
-                resources,
-                session,
-                tenant_id=claimed.tenant_id,
-                workflow_id=claimed.workflow_id,
-                version=claimed.workflow_version,
-                graph_hash=claimed.graph_hash,
-            )
-        context = await build_run_context(
-            resources,
-            tenant_id=claimed.tenant_id,
-            run_id=claimed.id,
-            workflow_id=claimed.workflow_id,
-            workflow_version=claimed.workflow_version,
-            started_by_id=claimed.started_by_id,
-        )
-        # The worker's own config: the checkpoints carry the run id, so a later execution knows
-        # the run already started and continues from its checkpoint.
+        # The worker's own graph, context and config: the checkpoints carry the run id, so a later
+        # execution knows the run already started and continues from its checkpoint.
         config: Any = run_config(resources, claimed)
+        loaded = await load_claimed_graph(resources, claimed, config)
+        graph, context = loaded.graph, loaded.context
         async for _ in graph.astream(claimed.input, config, context=context, interrupt_after=["fetch"]):
             pass
         snapshot = await graph.aget_state(config)
