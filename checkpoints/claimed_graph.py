@@ -18,6 +18,7 @@ from checkpoints.definitions import load_run_graph
 from checkpoints.leases import ClaimedRun
 from checkpoints.resources import EngineResources
 from checkpoints.run_context import build_run_context
+from checkpoints.step_journal import StepJournal
 from graphs.validation import ValidatedWorkflow
 
 __all__ = ["ClaimedGraph", "load_claimed_graph", "run_config", "tenant_store"]
@@ -66,9 +67,14 @@ def run_config(resources: EngineResources, claimed: ClaimedRun) -> RunnableConfi
 
 
 async def load_claimed_graph(
-    resources: EngineResources, claimed: ClaimedRun, config: RunnableConfig
+    resources: EngineResources,
+    claimed: ClaimedRun,
+    config: RunnableConfig,
+    *,
+    journal: StepJournal,
 ) -> ClaimedGraph:
-    """The graph and context of ``claimed``.
+    """The graph and context of ``claimed``; a workflow's nodes record their audit entries and
+    usage in ``journal`` (committed with their step).
 
     Raises:
         eawe.errors.EAWEError: The pinned version or code graph can no longer be loaded.
@@ -100,6 +106,7 @@ async def load_claimed_graph(
         workflow_id=claimed.workflow_id,
         workflow_version=claimed.workflow_version,
         started_by_id=claimed.started_by_id,
+        journal=journal,
     )
     bound: Pregel = compiled
     if resources.store is not None:  # the cached compiled graph, with the tenant's store

@@ -1,9 +1,18 @@
-"""Run events across processes: PostgreSQL ``NOTIFY`` inside the writing transaction, ``LISTEN`` here.
+"""Run events across processes: the run's outbox, ``NOTIFY`` for the rare ones, coalesced wake-ups.
 
-An event is published in the same transaction as the status change or audit row it describes, so
-subscribers see it exactly when the change commits — whichever process made it (API process or
-worker). :class:`RunEventHub` holds one listening connection per process and fans events out to
-in-process subscribers (the SSE routes) and wakes the worker when a run is queued.
+Every run event is a row of the run's outbox (``eawe.db.repositories.run_outbox``) written in the
+transaction that made it true, so a reader that connects late or reconnects replays it by seq.
+Readers learn that there is something new to read in one of two ways:
+
+* :func:`publish_event` — status changes, decisions, cancellations (a few per run): the outbox row
+  plus a ``NOTIFY`` in the same transaction, carrying the event.
+* :meth:`RunEventHub.poke` — after a step commits (many per second): no ``NOTIFY`` in the step's
+  transaction (PostgreSQL serialises commits that notified on one database-wide lock). In-process
+  readers are woken at once; other processes get one ``NOTIFY`` per process every
+  ``POKE_SECONDS`` naming every run that moved meanwhile.
+
+:class:`RunEventHub` holds one listening connection per process and fans events out to in-process
+subscribers (the SSE routes) and wakes the worker when a run is queued.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
@@ -22,13 +32,19 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eawe.db.repositories.run_outbox import append_outbox, reserve_event_seqs
+
 __all__ = [
     "EVENTS_CHANNEL",
+    "POKE_SECONDS",
     "QUEUE_CHANNEL",
+    "RUN_WAKEUP",
+    "WAKE_CHANNEL",
     "RunEvent",
     "RunEventHub",
     "RunEventStream",
     "enqueue_run",
+    "notify_event",
     "publish_event",
 ]
 
@@ -36,7 +52,13 @@ logger = logging.getLogger(__name__)
 
 EVENTS_CHANNEL = "eawe_run_events"
 QUEUE_CHANNEL = "eawe_run_queue"
+WAKE_CHANNEL = "eawe_run_wakeups"
+RUN_WAKEUP = "stream.parts"
+"""The event type a reader receives when the run's outbox has new rows (read them from there)."""
+POKE_SECONDS = 0.05
+"""How long a process gathers step wake-ups before it sends them to other processes in one NOTIFY."""
 _MAX_PAYLOAD = 7000  # NOTIFY payloads must stay under 8000 bytes
+_POKES_PER_NOTIFY = 60  # (tenant id, run id) pairs per wake-up NOTIFY, well under the limit
 
 
 @dataclass(frozen=True)
@@ -68,11 +90,29 @@ def _encode(event: RunEvent) -> str:
     return payload
 
 
-async def publish_event(session: AsyncSession, event: RunEvent) -> None:
-    """Publish ``event`` when the session's transaction commits."""
+async def notify_event(session: AsyncSession, event: RunEvent) -> None:
+    """Deliver ``event`` to live subscribers when the session's transaction commits (not stored)."""
     await session.execute(
         text("SELECT pg_notify(:channel, :payload)"), {"channel": EVENTS_CHANNEL, "payload": _encode(event)}
     )
+
+
+async def publish_event(session: AsyncSession, event: RunEvent) -> None:
+    """Store ``event`` in its run's outbox and deliver it live, when the transaction commits.
+
+    For events outside a worker's steps (decisions, cancellations, timers); the worker's own
+    events go with its steps (``checkpoints.step_journal``).
+    """
+    first = await reserve_event_seqs(session, event.run_id, 1)
+    if first is not None:
+        await append_outbox(
+            session,
+            event.tenant_id,
+            event.run_id,
+            first,
+            [(event.type, {"data": event.data, "at": event.at})],
+        )
+    await notify_event(session, event)
 
 
 async def enqueue_run(session: AsyncSession, run_id: str) -> None:
@@ -125,6 +165,10 @@ class RunEventHub:
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._stopping = False
+        self._id = uuid.uuid4().hex
+        self._poked: set[tuple[str, str]] = set()
+        self._poker: asyncio.Task[None] | None = None
+        self._sender: psycopg.AsyncConnection[Any] | None = None
 
     async def start(self) -> None:
         """Connect and start listening (returns once LISTEN is active)."""
@@ -134,11 +178,43 @@ class RunEventHub:
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._poker, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._poker = None
+        if self._sender is not None:
+            with contextlib.suppress(Exception):
+                await self._sender.close()
+            self._sender = None
+
+    def poke(self, tenant_id: str, run_id: str) -> None:
+        """The run's outbox has new rows: wake its readers here now, elsewhere within ``POKE_SECONDS``."""
+        self._deliver(RunEvent(tenant_id, run_id, RUN_WAKEUP))
+        if self._stopping:
+            return
+        self._poked.add((tenant_id, run_id))
+        if self._poker is None or self._poker.done():
+            self._poker = asyncio.create_task(self._send_pokes(), name="eawe-run-wakeups")
+
+    async def _send_pokes(self) -> None:
+        await asyncio.sleep(POKE_SECONDS)
+        runs, self._poked = sorted(self._poked), set()
+        try:
+            if self._sender is None or self._sender.closed:
+                self._sender = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+            for start in range(0, len(runs), _POKES_PER_NOTIFY):
+                payload = json.dumps({"from": self._id, "runs": runs[start : start + _POKES_PER_NOTIFY]})
+                await self._sender.execute("SELECT pg_notify(%s, %s)", (WAKE_CHANNEL, payload))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # other processes' readers fall back to their keep-alive re-read
+            logger.warning("sending run wake-ups failed (%s)", type(exc).__name__)
+            if self._sender is not None:
+                with contextlib.suppress(Exception):
+                    await self._sender.close()
+                self._sender = None
 
     async def _listen(self) -> None:
         delay = 0.5
@@ -147,6 +223,7 @@ class RunEventHub:
                 async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {EVENTS_CHANNEL}")
                     await conn.execute(f"LISTEN {QUEUE_CHANNEL}")
+                    await conn.execute(f"LISTEN {WAKE_CHANNEL}")
                     self._ready.set()
                     delay = 0.5
                     async for notify in conn.notifies():
@@ -165,11 +242,29 @@ class RunEventHub:
             for watcher in list(self._queue_watchers):
                 watcher(payload)
             return
+        if channel == WAKE_CHANNEL:
+            self._dispatch_pokes(payload)
+            return
         try:
             event = RunEvent(**json.loads(payload))
         except (ValueError, TypeError):
             logger.warning("ignoring a malformed run event")
             return
+        self._deliver(event)
+
+    def _dispatch_pokes(self, payload: str) -> None:
+        try:
+            message = json.loads(payload)
+            if message.get("from") == self._id:
+                return  # this process woke its own readers already
+            runs = [(str(tenant), str(run)) for tenant, run in message["runs"]]
+        except (ValueError, TypeError, KeyError, AttributeError):
+            logger.warning("ignoring a malformed run wake-up")
+            return
+        for tenant_id, run_id in runs:
+            self._deliver(RunEvent(tenant_id, run_id, RUN_WAKEUP))
+
+    def _deliver(self, event: RunEvent) -> None:
         if event.type == "run.cancel_requested":
             for flag in self._cancel_watchers.get(event.run_id, ()):
                 flag.set()

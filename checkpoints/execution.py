@@ -10,6 +10,10 @@ CANCELLED. Each status change is written in one transaction with its audit row, 
 the thread's status; every write is guarded by the lease, so a worker that lost its run writes
 nothing.
 
+While the graph runs, what the engine records about a step (the finished nodes' audit entries,
+their usage, the run's events and stream parts) goes to the run's :class:`StepJournal`, which the
+checkpoint saver commits with the step's checkpoint: one transaction per super-step.
+
 A run's first execution feeds the graph its input (or its ``command``) from the thread's latest
 checkpoint, or from ``checkpoint_id`` (a fork); a later execution of the same run (after a crash,
 an approval or a retry) continues from the run's own last checkpoint, which it recognises by the
@@ -31,16 +35,17 @@ from sqlalchemy import select
 
 from agents.builtins.approval import ApprovalRejectedError
 from checkpoints.claimed_graph import load_claimed_graph, run_config
-from checkpoints.events import RunEvent, enqueue_run, publish_event
+from checkpoints.events import RunEvent, enqueue_run, notify_event
 from checkpoints.hitl import AssigneeUnavailableError, create_tasks_for_interrupts, decided_resume_values
 from checkpoints.leases import ClaimedRun, release_run, renew_lease
 from checkpoints.protocol_log import protocol_chunks
 from checkpoints.resources import EngineResources
 from checkpoints.run_context import StarterDeactivatedError
 from checkpoints.run_tracing import run_traced  # issue 11 (ops)
-from checkpoints.saver import delete_run_checkpoints
+from checkpoints.saver import StepSaver, delete_run_checkpoints
+from checkpoints.step_journal import LeaseLostError, StepJournal
 from checkpoints.stream_log import StreamRecorder, graph_stream_modes
-from eawe.audit import ActorType, append_audit
+from eawe.audit import ActorType
 from eawe.db.models import RunStatus, WorkflowRun
 from eawe.db.repositories.hitl import cancel_open_tasks
 from eawe.db.repositories.threads import ThreadStatus, next_queued_run, set_thread_status
@@ -109,6 +114,18 @@ class _Execution:
             protocol_thread=claimed.thread_id if claimed.kwargs.get("protocol") else None,
             graph_name=claimed.graph_id,
         )
+        self.journal = StepJournal(
+            self.stream,
+            owner=resources.worker_id,
+            lease_seconds=resources.lease_seconds,
+            lost=lost,
+            cancel=cancel,
+            committed=self._wake_readers,
+        )
+
+    def _wake_readers(self) -> None:
+        if self.r.events is not None:
+            self.r.events.poke(self.run.tenant_id, self.run.id)
 
     @property
     def is_workflow(self) -> bool:
@@ -120,44 +137,36 @@ class _Execution:
         action: str,
         details: dict[str, Any],
         *,
-        status: RunStatus | None = None,
+        status: RunStatus,
         actor_type: str = ActorType.SYSTEM,
         release: dict[str, Any] | None = None,
-        event: RunEvent | None = None,
         thread_status: ThreadStatus | None = None,
     ) -> bool:
-        """One transaction: optional release with a new status (and the thread's), the audit row,
-        the buffered stream parts, the event."""
-        async with self.r.database.transaction() as session:
-            if status is not None:
+        """One transaction: what the journal holds, the release with the new status (and the
+        thread's), the audit row and the status event. False when the lease was lost."""
+        data = {"status": status.value, **({"error": release.get("error")} if release else {})}
+        event = RunEvent(self.run.tenant_id, self.run.id, "run.status", data)
+        self.journal.audit(action, details, actor_type=actor_type)
+        self.journal.event(event)
+        try:
+            async with self.r.database.transaction() as session:
+                await self.journal.write(session)
                 released = await release_run(
                     session, self.run.id, owner=self.r.worker_id, status=status, **(release or {})
                 )
                 if not released:
                     self.lost.set()
-                    return False
+                    raise LeaseLostError(self.run.id)
                 if status == RunStatus.CANCELLED:
                     await cancel_open_tasks(session, self.run.tenant_id, self.run.id)
                 await set_thread_status(session, self.run.thread_id, thread_status or _THREAD_STATUS[status])
                 queued = await next_queued_run(session, self.run.thread_id)
                 if queued:
                     await enqueue_run(session, queued)
-            await append_audit(
-                session,
-                tenant_id=self.run.tenant_id,
-                action=action,
-                actor_type=actor_type,
-                workflow_run_id=self.run.id,
-                details=details,
-            )
-            await self.stream.flush(session, notify=False)  # the event below wakes the readers
-            data = {
-                "status": (status or RunStatus.RUNNING).value,
-                **({"error": release.get("error")} if release else {}),
-            }
-            await publish_event(
-                session, event or RunEvent(self.run.tenant_id, self.run.id, "run.status", data)
-            )
+                await notify_event(session, event)
+        except LeaseLostError:
+            return False
+        self.journal.committed()
         return True
 
     async def _finish(
@@ -226,8 +235,18 @@ class _Execution:
         return self.run.input
 
     async def execute(self) -> RunStatus | None:
+        saver = self.r.saver
+        attached = (
+            saver.attach(self.run.thread_id, self.journal)
+            if isinstance(saver, StepSaver)
+            else contextlib.nullcontext()
+        )
+        with attached:
+            return await self._execute()
+
+    async def _execute(self) -> RunStatus | None:
         try:
-            loaded = await load_claimed_graph(self.r, self.run, self.config)
+            loaded = await load_claimed_graph(self.r, self.run, self.config, journal=self.journal)
             graph, self.validated, self.context = loaded.graph, loaded.validated, loaded.context
         except StarterDeactivatedError as exc:
             # Not the run's fault: pause, so it can be retried once the starter is reactivated.
@@ -268,8 +287,11 @@ class _Execution:
         self.stream.add(
             "metadata", {"run_id": self.run.id, "thread_id": self.run.thread_id, "attempt": self.run.attempts}
         )
-        if not await self._record(action, details):
-            return None
+        # committed with the first step (or with the outcome, if no step runs)
+        self.journal.audit(action, details)
+        self.journal.event(
+            RunEvent(self.run.tenant_id, self.run.id, "run.status", {"status": RunStatus.RUNNING.value})
+        )
         while True:
             if started and self.is_workflow and snapshot.interrupts:
                 async with self.r.database.session() as session:
@@ -289,6 +311,8 @@ class _Execution:
                 return None
             if result == "cancelled":
                 return await self._cancelled()
+            if isinstance(self.r.saver, StepSaver):
+                await self.r.saver.flush_thread(self.run.thread_id)
             snapshot = await graph.aget_state(self.config)
             if isinstance(result, BaseException):
                 return await self._failed(snapshot, result)
@@ -332,10 +356,11 @@ class _Execution:
                 if mode == "updates" and not namespace and isinstance(chunk, dict):
                     for node_id, update in chunk.items():
                         if node_id != "__interrupt__":
-                            await self._node_finished(node_id, update)
-                elif self.stream.due:
+                            self._node_finished(node_id, update)
+                elif self.stream.due:  # token streams while a node runs: the parts only
                     async with self.r.database.transaction() as session:
-                        await self.stream.flush(session)
+                        await self.journal.write(session, parts_only=True)
+                    self.journal.committed()
 
         consumer = asyncio.create_task(consume())
         stop = asyncio.create_task(self._stop_requested())
@@ -359,11 +384,12 @@ class _Execution:
             for wait in waits:
                 wait.cancel()
 
-    async def _node_finished(self, node_id: str, update: Any) -> None:
-        """The node's audit row, event and stream parts, written before the stream moves on.
+    def _node_finished(self, node_id: str, update: Any) -> None:
+        """The node's audit row and event, committed with its step's checkpoint.
 
-        Awaited here on purpose: a crash right after a step must not leave a completed node
-        without its audit row (the resumed run will not execute that node again).
+        LangGraph hands the step's updates to this stream before it saves the step, so they are in
+        the journal when the saver commits: a crash keeps the node's writes and its records, or
+        neither (and the resumed run executes the node again).
         """
         node_type = self.validated.node_types.get(node_id) if self.validated is not None else None
         details: dict[str, Any] = {
@@ -375,10 +401,13 @@ class _Execution:
             models = getattr(self.context, "chat_models", self.r.chat_models)  # the tenant's models
             details["model"] = models.default_model_name
             details["local_model"] = models.is_local
-        event = RunEvent(self.run.tenant_id, self.run.id, "node.finished", details)
-        await self._record("NODE_FINISHED", details, actor_type=ActorType.AGENT, event=event)
+        self.journal.audit("NODE_FINISHED", details, actor_type=ActorType.AGENT)
+        self.journal.event(RunEvent(self.run.tenant_id, self.run.id, "node.finished", details))
 
     async def _pause(self, snapshot: StateSnapshot) -> Any:
+        status_event = RunEvent(
+            self.run.tenant_id, self.run.id, "run.status", {"status": RunStatus.PAUSED_FOR_APPROVAL.value}
+        )
         try:
             async with self.r.database.transaction() as session:
                 run = await session.scalar(
@@ -390,6 +419,13 @@ class _Execution:
                 created = await create_tasks_for_interrupts(session, run, snapshot.interrupts)
                 if await decided_resume_values(session, run.tenant_id, run.id, snapshot.interrupts):
                     return "resume"  # a decision arrived while we ran: keep going
+                self.stream.protocol_settled("interrupted")
+                self.journal.audit(
+                    "RUN_PAUSED_FOR_APPROVAL",
+                    {"new_tasks": [t.id for t in created], "interrupts": len(snapshot.interrupts)},
+                )
+                self.journal.event(status_event)
+                await self.journal.write(session)
                 await release_run(
                     session,
                     run.id,
@@ -401,23 +437,12 @@ class _Execution:
                     set_error=True,
                 )
                 await set_thread_status(session, self.run.thread_id, "interrupted")
-                self.stream.protocol_settled("interrupted")
-                await append_audit(
-                    session,
-                    tenant_id=run.tenant_id,
-                    action="RUN_PAUSED_FOR_APPROVAL",
-                    workflow_run_id=run.id,
-                    details={"new_tasks": [t.id for t in created], "interrupts": len(snapshot.interrupts)},
-                )
-                await self.stream.flush(session, notify=False)
-                await publish_event(
-                    session,
-                    RunEvent(
-                        run.tenant_id, run.id, "run.status", {"status": RunStatus.PAUSED_FOR_APPROVAL.value}
-                    ),
-                )
+                await notify_event(session, status_event)
+            self.journal.committed()
             await self._webhook(RunStatus.PAUSED_FOR_APPROVAL, _jsonable(snapshot.values), None)
             return RunStatus.PAUSED_FOR_APPROVAL
+        except LeaseLostError:
+            return None
         except AssigneeUnavailableError as exc:
             node_id = next(
                 (i.value.get("node_id") for i in snapshot.interrupts if isinstance(i.value, dict)), None
@@ -441,7 +466,7 @@ class _Execution:
             "attempt": self.run.attempts,
         }
         logger.warning("run %s: node %s failed: %s", self.run.id, node_id, error["type"])
-        await self._record("AGENT_ERROR", error, actor_type=ActorType.AGENT)
+        self.journal.audit("AGENT_ERROR", error, actor_type=ActorType.AGENT)  # with the pause below
         return await self._paused_with_error(error, snapshot)
 
     async def _paused_with_error(self, error: dict[str, Any], snapshot: StateSnapshot) -> RunStatus | None:

@@ -101,6 +101,7 @@ async def open_engine(
         database.conninfo,
         max_size=max(2, checkpoint_pool_size or settings.db_pool_size),
         serialize=serialize_checkpoints,
+        database=None if serialize_checkpoints else database,
     )
     closers.append(store.close)
     try:

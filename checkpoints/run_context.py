@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agents.context import (
     ChatModelFactory,
@@ -15,9 +16,9 @@ from agents.context import (
     SecretScrubber,
 )
 from agents.models.factory import CredentialChatModelFactory
-from checkpoints.events import RunEvent, publish_event
+from checkpoints.events import RunEvent
 from checkpoints.resources import EngineResources
-from eawe.audit import ActorType, append_audit
+from eawe.audit import ActorType
 from eawe.credential_scope import check_credential_target
 from eawe.db.models import Credential
 from eawe.db.repositories.mcp_servers import find_mcp_server
@@ -25,6 +26,9 @@ from eawe.db.repositories.tenant_models import get_tenant_model
 from eawe.db.repositories.usage import record_node_execution
 from eawe.db.repositories.users import get_user
 from eawe.errors import EAWEError, NotFoundError
+
+if TYPE_CHECKING:
+    from checkpoints.step_journal import StepJournal
 
 __all__ = [
     "DatabaseCredentialReader",
@@ -142,8 +146,13 @@ async def build_run_context(
     workflow_id: str,
     workflow_version: int,
     started_by_id: str | None,
+    journal: StepJournal,
 ) -> RunContext:
-    """The run context of one run, built for its principal (never from graph state)."""
+    """The run context of one run, built for its principal (never from graph state).
+
+    What its nodes record (audit entries, usage rows and their events) goes to ``journal``: it is
+    committed with the node's step, so a node that runs again after a crash does not record twice.
+    """
     principal = await load_principal(resources, tenant_id, started_by_id)
     retriever = resources.retriever_factory(tenant_id, principal) if resources.retriever_factory else None
     credentials = DatabaseCredentialReader(resources, tenant_id)
@@ -151,19 +160,11 @@ async def build_run_context(
     chat_models = await _tenant_chat_models(resources, tenant_id, credentials, scrubber)
 
     async def audit(action: str, details: dict[str, Any]) -> None:
-        async with resources.database.transaction() as session:
-            await append_audit(
-                session,
-                tenant_id=tenant_id,
-                action=action,
-                actor_type=ActorType.AGENT,
-                workflow_run_id=run_id,
-                details=details,
-            )
-            await publish_event(session, RunEvent(tenant_id, run_id, "agent.audit", {"action": action}))
+        journal.audit(action, details, actor_type=ActorType.AGENT)
+        journal.event(RunEvent(tenant_id, run_id, "agent.audit", {"action": action}))
 
     async def node_executed(record: NodeExecutionRecord) -> None:
-        async with resources.database.transaction() as session:
+        async def write(session: AsyncSession) -> None:
             await record_node_execution(
                 session,
                 tenant_id=tenant_id,
@@ -175,14 +176,16 @@ async def build_run_context(
                 duration_ms=record.duration_ms,
                 token_usage=record.token_usage,
             )
-            usage = {
-                "node_id": record.node_id,
-                "node_type": record.node_type,
-                "outcome": record.outcome,
-                "duration_ms": record.duration_ms,
-                "token_usage": dict(record.token_usage),
-            }
-            await publish_event(session, RunEvent(tenant_id, run_id, "node.usage", usage))
+
+        journal.defer(write)
+        usage = {
+            "node_id": record.node_id,
+            "node_type": record.node_type,
+            "outcome": record.outcome,
+            "duration_ms": record.duration_ms,
+            "token_usage": dict(record.token_usage),
+        }
+        journal.event(RunEvent(tenant_id, run_id, "node.usage", usage))
 
     return RunContext(
         tenant_id=tenant_id,

@@ -1,25 +1,64 @@
-"""The LangGraph Postgres checkpointer on one shared psycopg pool.
+"""The LangGraph Postgres checkpointer: pooled, and committing each super-step once.
 
 ``AsyncPostgresSaver`` serialises every call on one ``asyncio.Lock`` even when it runs on a
 connection pool (langgraph issue #7259), so concurrent runs in one process queue behind each
 other. With a pool every call checks out its own connection and the lock buys nothing;
 :class:`PooledPostgresSaver` skips it in that case (the fix proposed upstream in PR #7269) and
 keeps it for a single shared connection. ``bench/engine.py`` measures both.
+
+:class:`StepSaver` (the engine's saver) also makes a super-step one transaction. Stock, a step
+costs a commit per statement: the pending writes of each task (``aput_writes``), each blob and
+the checkpoint (``aput``) each commit on their own, and EAWE's audit row, run events and stream
+parts took another transaction. Here, while a run executes (a :class:`~checkpoints.step_journal.
+StepJournal` is attached to its thread), a task's writes wait for the step's checkpoint and are
+committed with it, its blobs, the journal's records and the lease check, in one transaction.
+
+``durability="sync"`` keeps its meaning: LangGraph waits for the checkpoint before the next step,
+and the checkpoint carries the step's writes, so a node whose step committed never runs again. A
+task that finished while sibling tasks of its step still run commits its writes on its own after
+``WRITES_GRACE_SECONDS`` (so a crash while a slow sibling runs does not re-run it), and writes that
+end a step without a checkpoint (an error, an interrupt) commit at once. Without a journal (a
+thread edited through the API, LangGraph's conformance suite) every call is one transaction of its
+own and durable when it returns.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    get_serializable_checkpoint_metadata,
+)
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
+from sqlalchemy.ext.asyncio import AsyncSession
 
-__all__ = ["CheckpointStore", "PooledPostgresSaver", "delete_run_checkpoints", "open_checkpoint_store"]
+if TYPE_CHECKING:
+    from checkpoints.step_journal import StepJournal
+    from eawe.db.database import Database
+
+__all__ = [
+    "WRITES_GRACE_SECONDS",
+    "CheckpointStore",
+    "PooledPostgresSaver",
+    "StepSaver",
+    "delete_run_checkpoints",
+    "open_checkpoint_store",
+]
 
 _SETUP_LOCK = "eawe.checkpoint_setup"
 
@@ -43,6 +82,174 @@ class PooledPostgresSaver(AsyncPostgresSaver):
             else:
                 async with conn.cursor(binary=True, row_factory=dict_row) as cursor:
                     yield cursor
+
+
+WRITES_GRACE_SECONDS = 0.05
+"""How long a finished task's writes wait for their step's checkpoint before committing alone."""
+
+_ENDS_STEP = frozenset({"__error__", "__interrupt__"})  # LangGraph's ERROR and INTERRUPT channels
+
+
+@dataclass
+class _PendingWrites:
+    query: str
+    params: list[Any]
+    done: asyncio.Future[None]
+
+
+@dataclass
+class _Thread:
+    journal: StepJournal
+    pending: dict[tuple[str, str], list[_PendingWrites]] = field(default_factory=dict)
+    """(checkpoint_ns, checkpoint_id) → writes waiting for the checkpoint that follows it."""
+
+
+async def _driver_connection(session: AsyncSession) -> Any:
+    """The psycopg connection under ``session``, inside the session's transaction."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+class StepSaver(PooledPostgresSaver):
+    """The engine's saver: a run's super-step (writes, checkpoint, journal) is one transaction.
+
+    Reads stay on the psycopg pool; writes go through the engine's :class:`~eawe.db.database.
+    Database`, whose transaction the journal's rows share.
+    """
+
+    def __init__(self, pool: AsyncConnectionPool[Any], database: Database) -> None:
+        super().__init__(pool)
+        self.database = database
+        self._threads: dict[str, _Thread] = {}
+
+    @contextlib.contextmanager
+    def attach(self, thread_id: str, journal: StepJournal) -> Iterator[None]:
+        """Commit the thread's steps with ``journal`` while the context is open (one execution)."""
+        if thread_id in self._threads:
+            raise RuntimeError(f"thread {thread_id} is already being executed in this process")
+        self._threads[thread_id] = _Thread(journal)
+        try:
+            yield
+        finally:
+            self._threads.pop(thread_id, None)
+
+    async def flush_thread(self, thread_id: str) -> None:
+        """Commit whatever writes of the thread still wait (before its execution reads its state)."""
+        thread = self._threads.get(thread_id)
+        if thread is not None:
+            for ns, checkpoint_id in list(thread.pending):
+                await self._commit_writes(thread_id, thread, ns, checkpoint_id)
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        configurable = config["configurable"]
+        thread_id = str(configurable["thread_id"])
+        ns, checkpoint_id = configurable["checkpoint_ns"], configurable["checkpoint_id"]
+        query = (
+            self.UPSERT_CHECKPOINT_WRITES_SQL
+            if all(w[0] in WRITES_IDX_MAP for w in writes)
+            else self.INSERT_CHECKPOINT_WRITES_SQL
+        )
+        params = self._dump_writes(thread_id, ns, checkpoint_id, task_id, task_path, writes)
+        thread = self._threads.get(thread_id)
+        if thread is None:  # not a step of a run executing here: durable on return
+            async with self.database.transaction() as session:
+                async with (await _driver_connection(session)).cursor() as cur:
+                    await cur.executemany(query, params)
+            return
+        entry = _PendingWrites(query, params, asyncio.get_running_loop().create_future())
+        waiting = thread.pending.setdefault((ns, checkpoint_id), [])
+        waiting.append(entry)
+        if not any(channel in _ENDS_STEP for channel, _ in writes):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(entry.done), WRITES_GRACE_SECONDS)
+        if not entry.done.done() and entry in thread.pending.get((ns, checkpoint_id), ()):
+            await self._commit_writes(thread_id, thread, ns, checkpoint_id)
+        await entry.done
+
+    async def _commit_writes(self, thread_id: str, thread: _Thread, ns: str, checkpoint_id: str) -> None:
+        entries = thread.pending.pop((ns, checkpoint_id), [])
+        if not entries:
+            return
+        try:
+            async with self.database.transaction() as session:
+                if ns == "":
+                    await thread.journal.write(session)
+                async with (await _driver_connection(session)).cursor() as cur:
+                    for entry in entries:
+                        await cur.executemany(entry.query, entry.params)
+        except BaseException as exc:
+            for entry in entries:
+                if not entry.done.done():
+                    entry.done.set_exception(exc)
+            raise
+        for entry in entries:
+            if not entry.done.done():
+                entry.done.set_result(None)
+        if ns == "":
+            thread.journal.committed()
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        configurable = config["configurable"]
+        thread_id = str(configurable["thread_id"])
+        ns = configurable["checkpoint_ns"]
+        parent_id = configurable.get("checkpoint_id")
+        copy = checkpoint.copy()
+        copy["channel_values"] = copy["channel_values"].copy()
+        blob_values: dict[str, Any] = {}
+        for key, value in checkpoint["channel_values"].items():
+            if isinstance(value, _DeltaSnapshot):
+                blob_values[key] = copy["channel_values"].pop(key)
+                copy["channel_values"][key] = True
+            elif value is not None and not isinstance(value, str | int | float | bool):
+                blob_values[key] = copy["channel_values"].pop(key)
+        blob_versions = {k: v for k, v in new_versions.items() if k in blob_values}
+        blobs = self._dump_blobs(thread_id, ns, blob_values, blob_versions) if blob_versions else []
+        row = (
+            thread_id,
+            ns,
+            checkpoint["id"],
+            parent_id,
+            Jsonb(copy),
+            Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
+        )
+        thread = self._threads.get(thread_id)
+        entries = thread.pending.pop((ns, parent_id), []) if thread is not None and parent_id else []
+        try:
+            async with self.database.transaction() as session:
+                if thread is not None and ns == "":
+                    await thread.journal.write(session)  # the lease check first: fail before writing
+                async with (await _driver_connection(session)).cursor() as cur:
+                    for entry in entries:
+                        await cur.executemany(entry.query, entry.params)
+                    if blobs:
+                        await cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, blobs)
+                    await cur.execute(self.UPSERT_CHECKPOINTS_SQL, row)
+        except BaseException as exc:
+            for entry in entries:
+                if not entry.done.done():
+                    entry.done.set_exception(exc)
+            raise
+        for entry in entries:
+            if not entry.done.done():
+                entry.done.set_result(None)
+        if thread is not None and ns == "":
+            thread.journal.committed()
+        return {
+            "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}
+        }
 
 
 async def delete_run_checkpoints(saver: Any, thread_id: str, run_id: str) -> None:
@@ -81,7 +288,12 @@ class CheckpointStore:
 
 
 async def open_checkpoint_store(
-    conninfo: str, *, max_size: int = 10, min_size: int = 1, serialize: bool = False
+    conninfo: str,
+    *,
+    max_size: int = 10,
+    min_size: int = 1,
+    serialize: bool = False,
+    database: Database | None = None,
 ) -> CheckpointStore:
     """Open the pool, build the saver and create/upgrade the checkpoint tables.
 
@@ -90,6 +302,8 @@ async def open_checkpoint_store(
         max_size: Pool size (one connection per concurrent checkpoint operation).
         min_size: Connections kept open.
         serialize: Use the stock saver with its instance lock (for the benchmark).
+        database: The engine's database: gives the :class:`StepSaver` (one transaction per step).
+            Without it, the pooled saver (the benchmark's bare-graph rows).
     """
     pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
         conninfo,
@@ -100,7 +314,13 @@ async def open_checkpoint_store(
         name="eawe-checkpoints",
     )
     await pool.open(wait=True)
-    saver = AsyncPostgresSaver(pool) if serialize else PooledPostgresSaver(pool)
+    saver: AsyncPostgresSaver
+    if serialize:
+        saver = AsyncPostgresSaver(pool)
+    elif database is not None:
+        saver = StepSaver(pool, database)
+    else:
+        saver = PooledPostgresSaver(pool)
     try:
         async with pool.connection() as conn:
             # Several processes may start at once; the saver's migrations are not concurrency-safe.

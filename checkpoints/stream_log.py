@@ -15,10 +15,10 @@ from typing import Any
 from langchain_core.messages import BaseMessageChunk
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from checkpoints.events import RunEvent, publish_event
+from checkpoints.events import RunEvent, notify_event
 from checkpoints.protocol_log import PROTOCOL_EVENT, input_requested, lifecycle_event, wire_event
 from eawe.db.repositories.protocol_events import last_protocol_seq
-from eawe.db.repositories.threads import append_stream_events, last_stream_seq
+from eawe.db.repositories.run_outbox import append_outbox, reserve_event_seqs
 from eawe.jsonable import jsonable
 
 __all__ = ["LANGGRAPH_MODES", "STREAM_PARTS", "StreamRecorder", "graph_stream_modes", "part_wanted"]
@@ -85,7 +85,6 @@ class StreamRecorder:
         self._urgent = False
         # values and updates are always stored, so a client joining later can ask for them too.
         self.requested = set(requested) | {"values", "updates"}
-        self._next_seq: int | None = None
         self._buffer: list[tuple[str, Any]] = []
         self._since = 0.0
         self._messages: dict[str, Any] = {}
@@ -196,19 +195,32 @@ class StreamRecorder:
         """Buffered parts have waited long enough to be written on their own."""
         return bool(self._buffer) and (self._urgent or time.monotonic() - self._since >= _FLUSH_SECONDS)
 
+    async def take(self, session: AsyncSession) -> list[tuple[str, Any]]:
+        """Empty the buffer: the parts to store, in order (protocol parts numbered)."""
+        if not self._buffer:
+            return []
+        parts, self._buffer, self._urgent = self._buffer, [], False
+        await self._number_protocol_parts(session, parts)
+        return parts
+
+    async def reserve(self, session: AsyncSession, count: int) -> int:
+        """Take ``count`` outbox seqs of the run (its row stays locked until commit)."""
+        if count == 0:
+            return 0
+        first = await reserve_event_seqs(session, self.run_id, count)
+        if first is None:
+            raise LookupError(f"run {self.run_id} does not exist")
+        return first
+
     async def flush(self, session: AsyncSession, *, notify: bool = True) -> None:
         """Write the buffered parts in the caller's transaction; with ``notify``, wake the run's
         readers (not needed when the transaction publishes another event of the run)."""
-        if not self._buffer:
+        parts = await self.take(session)
+        if not parts:
             return
-        parts, self._buffer, self._urgent = self._buffer, [], False
-        await self._number_protocol_parts(session, parts)
-        if self._next_seq is None:  # continue after the parts an earlier attempt of the run stored
-            self._next_seq = await last_stream_seq(session, self.run_id) + 1
-        self._next_seq = await append_stream_events(
-            session, self.tenant_id, self.run_id, self._next_seq, parts
-        )
+        first = await self.reserve(session, len(parts))
+        await append_outbox(session, self.tenant_id, self.run_id, first, parts)
         if notify:
-            await publish_event(
-                session, RunEvent(self.tenant_id, self.run_id, STREAM_PARTS, {"seq": self._next_seq - 1})
+            await notify_event(
+                session, RunEvent(self.tenant_id, self.run_id, STREAM_PARTS, {"seq": first + len(parts) - 1})
             )

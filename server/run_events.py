@@ -1,9 +1,13 @@
-"""The SSE body of ``GET /v1/runs/{id}/events``.
+"""The SSE body of ``GET /v1/runs/{id}/events``: the run's stored events, replayable by id.
 
-Subscribe first, then read the run, so nothing that happens in between is missed: the first event
-is a ``run.status`` snapshot, then live events follow until the run finishes (or pauses, when asked).
-A reader who may not see the run's content (``server.auth.run_visibility``) gets status events only,
-each carrying the status and the error's kind, nothing else.
+Every event of a run is stored in its outbox with a per-run ``seq`` (the SSE ``id``), so the
+stream first replays what is stored after the client's ``Last-Event-ID`` (everything, on a first
+connection — also once the run has finished), then follows new events as they commit, and ends
+once a ``run.status`` event settles the run (or pauses it, when asked). A ``run.status`` snapshot
+without an id opens the stream so a client sees the current status at once.
+
+A reader who may not see the run's content (``server.auth.run_visibility``) gets status events
+only, each carrying the status and the error's kind, nothing else.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 from starlette.requests import Request
 
 from checkpoints import TERMINAL_STATUSES, RunEngine
-from checkpoints.stream_log import STREAM_PARTS
+from checkpoints.run_event_log import follow_run_events
 from eawe.db.models import RunStatus
 from eawe.db.repositories.runs import get_run
 from server.auth.run_visibility import metadata_error
@@ -41,9 +45,12 @@ def _status_only(data: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def _message(seq: int, event_type: str, run_id: str, data: dict[str, Any], at: str) -> dict[str, str]:
+def _message(seq: int | None, event_type: str, run_id: str, data: dict[str, Any], at: str) -> dict[str, str]:
     body = {"run_id": run_id, "type": event_type, "data": data, "at": at}
-    return {"event": event_type, "id": str(seq), "data": json.dumps(body, default=str)}
+    message = {"event": event_type, "data": json.dumps(body, default=str)}
+    if seq is not None:
+        message["id"] = str(seq)
+    return message
 
 
 async def run_event_stream(
@@ -52,42 +59,39 @@ async def run_event_stream(
     run_id: str,
     request: Request,
     *,
+    after: int = 0,
     stop_on_pause: bool = False,
     content_visible: bool = False,
 ) -> AsyncIterator[dict[str, str]]:
-    """SSE messages (``event``, ``id``, ``data``) for one run of one tenant.
+    """SSE messages (``event``, ``id``, ``data``) for one run of one tenant, after seq ``after``.
 
     Without ``content_visible`` only ``run.status`` events are sent, reduced to status and error kind.
     """
-    async with engine.subscribe(tenant_id, run_id) as events:
-        async with engine.resources.database.session() as session:
-            run = await get_run(session, tenant_id, run_id)
-        now = datetime.now(UTC).isoformat(timespec="milliseconds")
-        seq = 0
-        yield _message(seq, "run.status", run_id, {"status": run.status.value, "snapshot": True}, now)
-        if settled(run.status, stop_on_pause=stop_on_pause):
+    resources = engine.resources
+    async with resources.database.session() as session:
+        run = await get_run(session, tenant_id, run_id)
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    yield _message(None, "run.status", run_id, {"status": run.status.value, "snapshot": True}, now)
+    events = follow_run_events(
+        resources.database,
+        resources.events,
+        tenant_id,
+        run_id,
+        after=after,
+        wait_seconds=_KEEPALIVE_SECONDS,
+    )
+    async for event in events:
+        if event is None:  # quiet: sse-starlette sends the pings; a settled run ends the stream
+            if await request.is_disconnected():
+                return
+            async with resources.database.session() as session:
+                current = await get_run(session, tenant_id, run_id)
+            if settled(current.status, stop_on_pause=stop_on_pause):
+                return
+            continue
+        if content_visible or event.type == "run.status":
+            data = event.data if content_visible else _status_only(event.data)
+            yield _message(event.seq, event.type, run_id, data, event.at)
+        status = event.data.get("status") if event.type == "run.status" else None
+        if isinstance(status, str) and settled(status, stop_on_pause=stop_on_pause):
             return
-        while not await request.is_disconnected():
-            event = await events.next(wait_seconds=_KEEPALIVE_SECONDS)
-            if event is not None and event.type == STREAM_PARTS:
-                continue  # a wake-up for Agent-Protocol stream readers, not a run event
-            if event is not None and (content_visible or event.type == "run.status"):
-                data = event.data if content_visible else _status_only(event.data)
-                seq += 1
-                yield _message(seq, event.type, event.run_id, data, event.at)
-            if event is not None:
-                status = event.data.get("status") if event.type == "run.status" else None
-                if status and settled(status, stop_on_pause=stop_on_pause):
-                    return
-            if event is None or event.type == "stream.lagged":
-                # Quiet (sse-starlette sends the pings) or events dropped for a slow reader:
-                # a run that settled meanwhile still ends the stream.
-                async with engine.resources.database.session() as session:
-                    current = await get_run(session, tenant_id, run_id)
-                if settled(current.status, stop_on_pause=stop_on_pause):
-                    seq += 1
-                    now = datetime.now(UTC).isoformat(timespec="milliseconds")
-                    yield _message(
-                        seq, "run.status", run_id, {"status": current.status.value, "snapshot": True}, now
-                    )
-                    return

@@ -289,6 +289,10 @@ class WorkflowRun(Base):
     multitask_strategy: Mapped[str] = mapped_column(
         "multitaskStrategy", Text, nullable=False, default="reject", server_default=text("'reject'")
     )
+    # The last seq handed out in the run's event outbox (``RunStreamEvent``).
+    event_seq: Mapped[int] = mapped_column(
+        "eventSeq", Integer, nullable=False, default=0, server_default=text("0")
+    )
     created_at: Mapped[datetime] = _ts("createdAt")
     updated_at: Mapped[datetime] = _ts("updatedAt", onupdate=True)
 

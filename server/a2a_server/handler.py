@@ -49,6 +49,7 @@ from a2a.utils.errors import (
     UnsupportedOperationError,
 )
 
+from checkpoints.events import RUN_WAKEUP
 from eawe.db.models import HITLStatus, RunStatus, WorkflowRun
 from eawe.db.repositories import a2a_tasks
 from eawe.db.repositories.hitl import tasks_for_run
@@ -300,8 +301,8 @@ class WorkflowRequestHandler(RequestHandler):
             last = run.status
             while loop.time() < give_up:
                 event = await events.next(wait_seconds=min(_POLL_SECONDS, max(give_up - loop.time(), 0.01)))
-                if event is None or event.type == "stream.lagged" or event.type == "run.status":
-                    run = await current()
+                if event is None or event.type in ("stream.lagged", "run.status", RUN_WAKEUP):
+                    run = await current()  # a step's wake-up may carry a status change too
                 if run.status == last:
                     continue
                 last = run.status

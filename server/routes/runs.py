@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse
 
 from eawe.db.models import HITLStatus, RunStatus, WorkflowRun
@@ -120,7 +120,7 @@ async def retry(run_id: str, principal: Requires.RUNS_CONTROL, resources: Resour
 @router.get(
     "/{run_id}/events",
     response_class=EventSourceResponse,
-    summary="Server-Sent Events: status changes, finished nodes, HITL tasks",
+    summary="Server-Sent Events: status changes, finished nodes, HITL tasks (replayable by Last-Event-ID)",
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def events(
@@ -129,6 +129,15 @@ async def events(
     principal: Requires.RUNS_READ,
     resources: ResourcesDep,
     stop_on_pause: Annotated[bool, Query(description="End the stream when the run pauses")] = False,
+    last_event_id: Annotated[
+        int | None,
+        Header(
+            alias="Last-Event-ID",
+            ge=0,
+            le=2_147_483_647,
+            description="Replay the events after this id (the `id` of the last event received)",
+        ),
+    ] = None,
 ) -> EventSourceResponse:
     async with resources.database.session() as session:
         run = await repo.get_run(session, principal.tenant_id, run_id)  # 404 before the stream starts
@@ -138,6 +147,7 @@ async def events(
         principal.tenant_id,
         run_id,
         request,
+        after=last_event_id or 0,
         stop_on_pause=stop_on_pause,
         content_visible=content_visible,
     )

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +20,8 @@ from sqlalchemy import func, select
 
 from checkpoints.claimed_graph import load_claimed_graph, run_config
 from checkpoints.leases import claim_run
+from checkpoints.step_journal import StepJournal
+from checkpoints.stream_log import StreamRecorder
 from eawe.db.models import AuditLog, Role
 from eawe.settings import Settings
 from server.app import create_app
@@ -139,10 +142,21 @@ async def test_run_of_a_dead_worker_resumes_from_its_checkpoint(
         # The worker's own graph, context and config: the checkpoints carry the run id, so a later
         # execution knows the run already started and continues from its checkpoint.
         config: Any = run_config(resources, claimed)
-        loaded = await load_claimed_graph(resources, claimed, config)
+        recorder = StreamRecorder(claimed.tenant_id, claimed.id, [])
+        journal = StepJournal(
+            recorder,
+            owner="worker-that-dies",
+            lease_seconds=LEASE_SECONDS,
+            lost=asyncio.Event(),
+            cancel=asyncio.Event(),
+        )
+        loaded = await load_claimed_graph(resources, claimed, config, journal=journal)
         graph, context = loaded.graph, loaded.context
-        async for _ in graph.astream(claimed.input, config, context=context, interrupt_after=["fetch"]):
-            pass
+        with resources.saver.attach(claimed.thread_id, journal):  # its steps commit like a worker's
+            async for _ in graph.astream(
+                claimed.input, config, context=context, interrupt_after=["fetch"], durability="sync"
+            ):
+                pass
         snapshot = await graph.aget_state(config)
         assert snapshot.next == ("finish",) and snapshot.values["fetched"] == {"items": 3}
         assert (await client.get(f"/v1/runs/{run['id']}", headers=operator)).json()["status"] == "RUNNING"
