@@ -29,7 +29,7 @@ from retrieval import (
     register_document,
     remove_document,
 )
-from retrieval.cli_ingest import ingest_from_cli
+from cli.ingest import ingest_from_cli
 
 from .document_builders import encrypt_pdf, make_docx, make_pdf
 

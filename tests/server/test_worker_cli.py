@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.conftest import TEST_AUDIT_SIGNING_KEYS, TEST_CREDENTIAL_KEYS
 
-EAWE = [sys.executable, "-m", "eawe.cli"]
+EAWE = [sys.executable, "-m", "cli"]
 
 
 def _env(conninfo: str, data_dir: Path) -> dict[str, str]:

@@ -15,8 +15,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from eawe.cli_audit import audit_app
-from eawe.cli_nodes_and_credentials import credentials_add, nodes_app
+from cli.audit import audit_app
+from cli.nodes_and_credentials import credentials_add, nodes_app
 from eawe.errors import EAWEError
 from eawe.settings import Settings
 
@@ -205,7 +205,7 @@ def worker(
     ] = True,
 ) -> None:
     """Run a worker process only (claims runs from PostgreSQL; for scale-out)."""
-    from checkpoints.worker_process import run_worker_forever
+    from cli.worker_process import run_worker_forever
     from eawe.telemetry.tracing import configure_tracing
 
     settings = _settings()
@@ -246,7 +246,7 @@ def run(
 
     Exits 0 only when the run COMPLETED (1 otherwise, 2 for bad input).
     """
-    from checkpoints.terminal_run import run_workflow_file
+    from cli.terminal_run import run_workflow_file
     from eawe.serve_guard import data_dir_server_pid
 
     try:
@@ -291,7 +291,7 @@ def ingest(
     tenant: Annotated[str, typer.Option("--tenant", help="Tenant id or name")] = "local",
 ) -> None:
     """Index documents for retrieval, with a progress bar."""
-    from retrieval.cli_ingest import ingest_from_cli
+    from cli.ingest import ingest_from_cli
 
     roles = [r.strip() for r in allowed_roles.split(",") if r.strip()]
     if not roles:
