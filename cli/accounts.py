@@ -93,4 +93,6 @@ def user_create(
         tenant_name, clean_email, user_id = asyncio.run(go())
     except EAWEError as exc:
         raise _fail(exc) from None
-    console.print(f"user {clean_email} ({role.value}) created in tenant {tenant_name!r}: id={user_id}")
+    console.print(
+        f"user {clean_email} ({role.value}) created in tenant {tenant_name!r}: id={user_id}", soft_wrap=True
+    )
