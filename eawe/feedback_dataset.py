@@ -32,10 +32,7 @@ from eawe.db.repositories.feedback import (
     corrections_page,
 )
 
-__all__ = ["JSONL_MEDIA_TYPE", "ReadableRuns", "correction_lines", "correction_record", "iter_corrections"]
-
-JSONL_MEDIA_TYPE = "application/x-ndjson"
-"""One JSON object per line (the media type most JSON-lines tools and HTTP clients know)."""
+__all__ = ["ReadableRuns", "correction_lines", "correction_record", "iter_corrections"]
 
 ReadableRuns = Callable[[AsyncSession, list[WorkflowRun]], Awaitable[set[str]]]
 """Given a page's runs, the ids of those whose content the reader may see (the others are left out)."""

@@ -6,34 +6,31 @@ runs whose content they may read (runs they started or review: :mod:`server.auth
 the rule the task routes apply). A DESIGNER may not: the records carry run content and reviewer
 identities, which designers are not shown anywhere else (they cannot read approval tasks).
 
-The body is ``application/x-ndjson``, streamed while it is read a page at a time
+The body is JSON Lines (``application/jsonl``, FastAPI's streaming of a generator endpoint, each
+line documented as :class:`CorrectionRecord`), sent while it is read a page at a time
 (:mod:`eawe.feedback_dataset`, the same path as ``eawe hitl export``).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eawe.db.models import WorkflowRun
 from eawe.db.repositories.feedback import CorrectionFilters, CorrectionLabel
 from eawe.errors import Problem, ValidationError
-from eawe.feedback_dataset import JSONL_MEDIA_TYPE, correction_lines
+from eawe.feedback_dataset import iter_corrections
 from server.auth.run_visibility import runs_with_readable_content
 from server.deps import Requires, ResourcesDep
 
 __all__ = ["CorrectionRecord", "router"]
 
 router = APIRouter(prefix="/feedback", tags=["feedback"])
-
-
-class JSONLinesResponse(StreamingResponse):
-    media_type = JSONL_MEDIA_TYPE
 
 
 class CorrectionContext(BaseModel):
@@ -70,20 +67,7 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-@router.get(
-    "/corrections",
-    response_class=JSONLinesResponse,
-    summary="The feedback dataset: one JSON line per approval decision, oldest first",
-    responses={
-        200: {
-            "description": "JSON lines, each a `CorrectionRecord`",
-            "content": {JSONL_MEDIA_TYPE: {"schema": CorrectionRecord.model_json_schema(ref_template="")}},
-        }
-    },
-)
-async def corrections(
-    principal: Requires.HITL_READ,
-    resources: ResourcesDep,
+def _filters(
     workflow_id: Annotated[
         str | None, Query(max_length=100, description="Decisions of this workflow")
     ] = None,
@@ -91,26 +75,38 @@ async def corrections(
         str | None, Query(max_length=200, description="Decisions of the workflow with this slug")
     ] = None,
     since: Annotated[
-        datetime | None,
-        Query(description="Decided at or after (ISO 8601; without a time zone: UTC)"),
+        datetime | None, Query(description="Decided at or after (ISO 8601; without a time zone: UTC)")
     ] = None,
     until: Annotated[
         datetime | None, Query(description="Decided before (ISO 8601; without a time zone: UTC)")
     ] = None,
     label: Annotated[CorrectionLabel | None, Query(description="Only this kind of decision")] = None,
-) -> JSONLinesResponse:
+) -> CorrectionFilters:
+    """The query as filters, checked before the stream starts (a 422 cannot follow a 200)."""
     start = _naive_utc(since) if since is not None else None
     end = _naive_utc(until) if until is not None else None
     if start is not None and end is not None and start >= end:
         raise ValidationError(Problem("since", "must be before until"))
-    filters = CorrectionFilters(
+    return CorrectionFilters(
         workflow_id=workflow_id, workflow_slug=workflow_slug, since=start, until=end, label=label
     )
+
+
+@router.get(
+    "/corrections",
+    summary="The feedback dataset: one JSON line per approval decision, oldest first",
+    response_description="JSON Lines (`application/jsonl`), each a `CorrectionRecord`",
+)
+async def corrections(
+    principal: Requires.HITL_READ,
+    resources: ResourcesDep,
+    filters: Annotated[CorrectionFilters, Depends(_filters)],
+    response: Response,
+) -> AsyncIterator[CorrectionRecord]:
+    response.headers["Content-Disposition"] = 'attachment; filename="corrections.jsonl"'
 
     async def readable(session: AsyncSession, runs: list[WorkflowRun]) -> set[str]:
         return await runs_with_readable_content(session, principal, runs)
 
-    return JSONLinesResponse(
-        correction_lines(resources.database, principal.tenant_id, filters, readable=readable),
-        headers={"Content-Disposition": 'attachment; filename="corrections.jsonl"'},
-    )
+    async for record in iter_corrections(resources.database, principal.tenant_id, filters, readable=readable):
+        yield CorrectionRecord.model_validate(record)

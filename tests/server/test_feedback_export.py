@@ -65,7 +65,7 @@ async def _decide(
 async def _export(client: httpx.AsyncClient, headers: dict[str, str], **params: str) -> list[dict[str, Any]]:
     response = await client.get("/v1/feedback/corrections", headers=headers, params=params)
     assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("application/x-ndjson")
+    assert response.headers["content-type"].startswith("application/jsonl")
     return [json.loads(line) for line in response.text.splitlines()]
 
 
