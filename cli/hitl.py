@@ -100,12 +100,12 @@ def export(
     filters = CorrectionFilters(since=start, until=end, label=label)
     partial = output.with_name(output.name + ".partial") if output is not None else None
     try:
-        if partial is None:
+        if output is None or partial is None:
             count = asyncio.run(_export(tenant, workflow, filters, sys.stdout))
         else:
             with partial.open("w", encoding="utf-8") as sink:
                 count = asyncio.run(_export(tenant, workflow, filters, sink))
-            os.replace(partial, output)  # type: ignore[arg-type]  # output is set with partial
+            os.replace(partial, output)
     except (EAWEError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     finally:  # a failed or interrupted export leaves no file behind (after the rename there is none)
