@@ -16,7 +16,6 @@ error), ValidationError (422, each problem with field and node id), PermissionDe
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
@@ -49,9 +48,11 @@ from eawe.db.models import (
 from eawe.db.repositories import runs as run_repo
 from eawe.db.repositories import threads as thread_repo
 from eawe.db.repositories import workflows as workflow_repo
-from eawe.db.repositories.hitl import cancel_open_tasks, iter_corrections
+from eawe.db.repositories.feedback import CorrectionFilters
+from eawe.db.repositories.hitl import cancel_open_tasks
 from eawe.db.repositories.users import get_user
 from eawe.errors import ConflictError
+from eawe.feedback_dataset import correction_lines
 from eawe.jsonable import jsonable
 from graphs.state import initial_state
 from graphs.validation import ValidatedWorkflow
@@ -391,12 +392,13 @@ class RunEngine:
         }
 
     async def export_corrections(
-        self, tenant_id: str, *, workflow_id: str | None = None
+        self, tenant_id: str, *, workflow_id: str | None = None, filters: CorrectionFilters | None = None
     ) -> AsyncIterator[str]:
-        """Decided HITL tasks as JSONL lines (original vs corrected output, node, version, reviewer)."""
-        async with self.resources.database.session() as session:
-            async for record in iter_corrections(session, tenant_id, workflow_id=workflow_id):
-                yield json.dumps(record, ensure_ascii=False, default=str) + "\n"
+        """Decided HITL tasks as JSONL lines: the feedback dataset (:mod:`eawe.feedback_dataset`)."""
+        async for line in correction_lines(
+            self.resources.database, tenant_id, filters or CorrectionFilters(workflow_id=workflow_id)
+        ):
+            yield line
 
     async def prune_checkpoints(
         self, tenant_id: str, *, finished_before: datetime | None = None, keep_latest: bool = True

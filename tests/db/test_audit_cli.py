@@ -17,7 +17,7 @@ from eawe.audit import append_audit
 from tests.conftest import TEST_AUDIT_SIGNING_KEYS, TEST_CREDENTIAL_KEYS
 from tests.db.audit_support import superuser
 
-EAWE = [sys.executable, "-m", "eawe.cli"]
+EAWE = [sys.executable, "-m", "cli"]
 
 
 def _env(conninfo: str, data_dir: Path) -> dict[str, str]:

@@ -11,7 +11,7 @@ import psycopg
 
 from tests.conftest import TEST_AUDIT_SIGNING_KEYS, TEST_CREDENTIAL_KEYS
 
-EAWE = [sys.executable, "-m", "eawe.cli"]
+EAWE = [sys.executable, "-m", "cli"]
 
 
 def _env(**extra: str) -> dict[str, str]:

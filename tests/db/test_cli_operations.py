@@ -13,7 +13,7 @@ from eawe.credentials import CredentialCipher
 from eawe.settings import Settings
 from tests.conftest import TEST_CREDENTIAL_KEYS
 
-EAWE = [sys.executable, "-m", "eawe.cli"]
+EAWE = [sys.executable, "-m", "cli"]
 
 
 def _env(database_conninfo: str, data_dir: Path) -> dict[str, str]:

@@ -210,7 +210,7 @@ async def test_worker_executes_queued_runs(engine: RunEngine, tenant_factory: An
 
 
 async def test_worker_process_entry_point(engine: RunEngine, tenant_factory: Any, settings: Any) -> None:
-    from checkpoints.worker_process import run_worker_forever
+    from cli.worker_process import run_worker_forever
 
     t = await tenant_factory(users=USERS)
     workflow_id = await publish_workflow(engine, t.tenant.id, example("parallel_research"))

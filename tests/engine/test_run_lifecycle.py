@@ -191,9 +191,9 @@ async def test_edit_and_approve_uses_the_correction(engine: RunEngine, tenant_fa
     import json
 
     (record,) = [json.loads(line) for line in lines]
-    assert record["original_output"] == "draft" and record["corrected_output"] == "fixed"
+    assert record["output"] == "draft" and record["corrected_output"] == "fixed"
     assert record["node_id"] == "review" and record["workflow_version"] == 1
-    assert record["reviewer_email"] == t.user("op@x.io").email and record["decision"] == "EDITED_AND_APPROVED"
+    assert record["reviewer_email"] == t.user("op@x.io").email and record["label"] == "edited"
 
 
 async def test_reject_without_route_fails_the_run(engine: RunEngine, tenant_factory: Any) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from checkpoints.hitl import HitlDecision
-from checkpoints.terminal_run import ApprovalPrompt, run_workflow_file
+from cli.terminal_run import ApprovalPrompt, run_workflow_file
 from eawe.db.models import RunStatus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +75,7 @@ async def test_reject_at_the_terminal_prompt(settings: Any) -> None:
         "EAWE_JWT_SECRET": settings.jwt_secret.get_secret_value(),
     }
     env.pop("OPENAI_API_KEY", None)
-    command = [sys.executable, "-m", "eawe.cli", "run", str(GROUNDED), "--input", json.dumps(QUESTION)]
+    command = [sys.executable, "-m", "cli", "run", str(GROUNDED), "--input", json.dumps(QUESTION)]
     done = await asyncio.to_thread(
         subprocess.run,
         command,

@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 from sqlalchemy import select
 
+from cli.ingest import ingest_from_cli
 from eawe.db.database import Database
 from eawe.db.models import AuditLog, Document, IndexingStatus, Role, Tenant
 from eawe.db.repositories import documents as repo
@@ -29,7 +30,6 @@ from retrieval import (
     register_document,
     remove_document,
 )
-from retrieval.cli_ingest import ingest_from_cli
 
 from .document_builders import encrypt_pdf, make_docx, make_pdf
 

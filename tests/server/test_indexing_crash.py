@@ -49,7 +49,7 @@ def _serve(conninfo: str, data_dir: Path, port: int) -> Iterator[subprocess.Pope
         EAWE_INDEXING_LEASE_SECONDS=str(LEASE_SECONDS),
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "eawe.cli", "serve", "--port", str(port), "--no-worker"],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port), "--no-worker"],
         env=env,
         cwd=data_dir,
         stdout=subprocess.DEVNULL,

@@ -31,7 +31,7 @@ from eawe.db.models import Role
 from tests.conftest import TEST_AUDIT_SIGNING_KEYS, TEST_CREDENTIAL_KEYS, _swap_dbname
 from tests.server.sample_workflows import fetch_then_finish
 
-EAWE = [sys.executable, "-m", "eawe.cli"]
+EAWE = [sys.executable, "-m", "cli"]
 JWT = "test-jwt-secret-not-for-production-0123456789"
 
 DRAFT = {

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.conftest import TEST_AUDIT_SIGNING_KEYS, TEST_CREDENTIAL_KEYS
 
-EAWE = [sys.executable, "-m", "eawe.cli"]
+EAWE = [sys.executable, "-m", "cli"]
 
 
 def _env(conninfo: str, data_dir: Path) -> dict[str, str]:
@@ -53,11 +53,28 @@ def test_worker_on_embedded_qdrant_refuses_with_one_line(database_conninfo: str,
     assert "Traceback" not in done.stderr
 
 
+def test_worker_concurrency_below_one_is_refused_with_one_line(
+    database_conninfo: str, tmp_path: Path
+) -> None:
+    for value in ("0", "-2"):
+        done = subprocess.run(
+            [*EAWE, "worker", "--no-retrieval", "--concurrency", value],
+            env=_env(database_conninfo, tmp_path),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert done.returncode == 2 and len(lines) == 1, (done.stdout, done.stderr)
+        assert f"--concurrency: must be at least 1 (got {value})" in lines[0]
+
+
 def test_worker_without_retrieval_starts_and_stops_cleanly(database_conninfo: str, tmp_path: Path) -> None:
     log = tmp_path / "worker.log"
     with log.open("w") as sink:
         process = subprocess.Popen(
-            [*EAWE, "worker", "--no-retrieval"],
+            [*EAWE, "worker", "--no-retrieval", "--concurrency", "3"],
             env=_env(database_conninfo, tmp_path),
             cwd=tmp_path,
             stdout=sink,
@@ -69,6 +86,7 @@ def test_worker_without_retrieval_starts_and_stops_cleanly(database_conninfo: st
                 assert process.poll() is None, log.read_text()
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.2)
+            assert "started (concurrency 3)" in log.read_text()
             assert "unavailable" not in log.read_text()
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=60) == 0, log.read_text()

@@ -7,7 +7,6 @@ row and the other gets None (the caller answers 409).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +14,7 @@ from sqlalchemy import func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eawe.db.ids import new_id
-from eawe.db.models import HITLStatus, HITLTask, Role, User, WorkflowRun, utcnow
+from eawe.db.models import HITLStatus, HITLTask, Role, User, utcnow
 from eawe.db.pagination import Page, paginate
 from eawe.errors import NotFoundError, Problem, ValidationError
 
@@ -25,7 +24,6 @@ __all__ = [
     "decide_task",
     "find_assignable_user",
     "get_task",
-    "iter_corrections",
     "least_loaded_user",
     "list_inbox",
     "list_tasks",
@@ -214,40 +212,6 @@ async def find_assignable_user(session: AsyncSession, tenant_id: str, email_or_i
             or_(User.id == email_or_id, User.email == email_or_id.strip().lower()),
         )
     )
-
-
-async def iter_corrections(
-    session: AsyncSession, tenant_id: str, *, workflow_id: str | None = None, batch: int = 500
-) -> AsyncIterator[dict[str, Any]]:
-    """Decided tasks as feedback records (original vs corrected), oldest first."""
-    stmt = (
-        select(HITLTask, WorkflowRun.workflow_definition_id, User.email)
-        .join(WorkflowRun, WorkflowRun.id == HITLTask.workflow_run_id)
-        .outerjoin(User, User.id == HITLTask.decided_by_id)
-        .where(
-            HITLTask.tenant_id == tenant_id,
-            HITLTask.status.in_([HITLStatus.APPROVED, HITLStatus.REJECTED, HITLStatus.EDITED_AND_APPROVED]),
-        )
-        .order_by(HITLTask.id)
-    )
-    if workflow_id is not None:
-        stmt = stmt.where(WorkflowRun.workflow_definition_id == workflow_id)
-    result = await session.stream(stmt.execution_options(yield_per=batch))
-    async for task, definition_id, reviewer_email in result:
-        yield {
-            "task_id": task.id,
-            "run_id": task.workflow_run_id,
-            "workflow_id": definition_id,
-            "workflow_version": task.workflow_version,
-            "node_id": task.node_id,
-            "decision": task.status.value,
-            "original_output": task.original_agent_output,
-            "corrected_output": task.human_corrected_output,
-            "rejection_reason": task.rejection_reason,
-            "reviewer_id": task.decided_by_id,
-            "reviewer_email": reviewer_email,
-            "decided_at": task.resolved_at.isoformat() if task.resolved_at else None,
-        }
 
 
 def task_public(row: HITLTask) -> dict[str, Any]:

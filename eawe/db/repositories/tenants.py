@@ -15,11 +15,14 @@ from eawe.errors import ConflictError, NotFoundError, Problem, ValidationError
 
 __all__ = [
     "LOCAL_TENANT",
+    "TenantSummary",
     "TenantWithAdmin",
     "create_tenant",
     "create_tenant_with_admin",
     "find_or_create_local_tenant",
+    "find_tenant",
     "get_tenant",
+    "list_tenants",
 ]
 
 LOCAL_TENANT = "local"
@@ -77,11 +80,36 @@ async def find_or_create_local_tenant(session: AsyncSession, name_or_id: str) ->
     Raises:
         eawe.errors.NotFoundError: No such tenant.
     """
+    try:
+        return await find_tenant(session, name_or_id)
+    except NotFoundError:
+        if name_or_id != LOCAL_TENANT:
+            raise
+    return await create_tenant(session, name_or_id)
+
+
+async def find_tenant(session: AsyncSession, name_or_id: str) -> Tenant:
+    """The tenant by id or name (never created).
+
+    Raises:
+        eawe.errors.NotFoundError: No such tenant.
+    """
     tenant = await session.scalar(
         select(Tenant).where((Tenant.id == name_or_id) | (Tenant.name == name_or_id)).limit(1)
     )
-    if tenant is not None:
-        return tenant
-    if name_or_id != LOCAL_TENANT:
+    if tenant is None:
         raise NotFoundError("tenant", name_or_id)
-    return await create_tenant(session, name_or_id)
+    return tenant
+
+
+@dataclass(frozen=True)
+class TenantSummary:
+    tenant: Tenant
+    users: int
+
+
+async def list_tenants(session: AsyncSession) -> list[TenantSummary]:
+    """Every tenant with its number of users, oldest first (for the operator's command line)."""
+    users = select(func.count()).where(User.tenant_id == Tenant.id).correlate(Tenant).scalar_subquery()
+    rows = (await session.execute(select(Tenant, users).order_by(Tenant.created_at, Tenant.id))).all()
+    return [TenantSummary(tenant=tenant, users=int(count)) for tenant, count in rows]

@@ -15,8 +15,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from eawe.cli_audit import audit_app
-from eawe.cli_nodes_and_credentials import credentials_add, nodes_app
+from cli.accounts import tenant_list, user_app
+from cli.audit import audit_app
+from cli.hitl import hitl_app
+from cli.nodes_and_credentials import credentials_add, nodes_app
 from eawe.errors import EAWEError
 from eawe.settings import Settings
 
@@ -31,10 +33,31 @@ app.add_typer(tenant_app, name="tenant")
 app.add_typer(audit_app, name="audit")
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(nodes_app, name="nodes")
+app.add_typer(user_app, name="user")
+app.add_typer(hitl_app, name="hitl")
 credentials_app.command("add")(credentials_add)
+tenant_app.command("list")(tenant_list)
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # an error stays one line, whatever the width
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"eawe {version('eawe')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit"),
+    ] = False,
+) -> None:
+    """EAWE — Enterprise Agentic Workflow Engine"""
 
 
 def _settings() -> Settings:
@@ -203,12 +226,20 @@ def worker(
             help="Open the chunk store for retrieve nodes (needs QDRANT_URL); --no-retrieval runs without",
         ),
     ] = True,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", help="Runs executed at a time (default: EAWE_WORKER_CONCURRENCY, 4)"),
+    ] = None,
 ) -> None:
     """Run a worker process only (claims runs from PostgreSQL; for scale-out)."""
-    from checkpoints.worker_process import run_worker_forever
+    from cli.worker_process import run_worker_forever
     from eawe.telemetry.tracing import configure_tracing
 
+    if concurrency is not None and concurrency < 1:
+        raise _fail(ValueError(f"--concurrency: must be at least 1 (got {concurrency})"))
     settings = _settings()
+    if concurrency is not None:
+        settings = settings.model_copy(update={"worker_concurrency": concurrency})
     if retrieval and not settings.qdrant_url:
         # The embedded engine's directory belongs to one process (eawe serve): a worker beside it
         # could never open it, and would pause every run that retrieves.
@@ -246,7 +277,7 @@ def run(
 
     Exits 0 only when the run COMPLETED (1 otherwise, 2 for bad input).
     """
-    from checkpoints.terminal_run import run_workflow_file
+    from cli.terminal_run import run_workflow_file
     from eawe.serve_guard import data_dir_server_pid
 
     try:
@@ -291,7 +322,7 @@ def ingest(
     tenant: Annotated[str, typer.Option("--tenant", help="Tenant id or name")] = "local",
 ) -> None:
     """Index documents for retrieval, with a progress bar."""
-    from retrieval.cli_ingest import ingest_from_cli
+    from cli.ingest import ingest_from_cli
 
     roles = [r.strip() for r in allowed_roles.split(",") if r.strip()]
     if not roles:

@@ -1,4 +1,4 @@
-"""``eawe nodes list`` and ``eawe credentials add``: registered on the CLI by ``eawe.cli``.
+"""``eawe nodes list`` and ``eawe credentials add``: registered on the CLI by ``cli.main``.
 
 ``credentials add`` reads the secret from standard input when it is piped (``... < file`` or
 ``printf %s "$TOKEN" | eawe credentials add ...``) and from a hidden prompt otherwise — never
@@ -49,7 +49,7 @@ def credentials_add(
     tenant: Annotated[str, typer.Option("--tenant", help="Tenant id or name")] = "local",
 ) -> None:
     """Store a credential for a tenant (the local one by default); the secret comes from stdin or a prompt."""
-    from eawe.cli import _fail, _open, _settings
+    from cli.main import _fail, _open, _settings
     from eawe.credentials import CredentialCipher, create_credential
     from eawe.db.repositories.tenants import find_or_create_local_tenant
     from eawe.errors import EAWEError
