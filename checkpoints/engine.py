@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkpoints.definitions import load_run_graph, validate_for_tenant
 from checkpoints.events import RunEvent, RunEventStream, enqueue_run, publish_event
-from checkpoints.execution import execute_claimed
 from checkpoints.hitl import HitlDecision, apply_decision
 from checkpoints.leases import claim_next_runs, claim_run
 from checkpoints.resources import EngineResources
@@ -35,6 +34,7 @@ from checkpoints.run_queue import MultitaskStrategy, open_thread, queue_run
 from checkpoints.run_targets import RunTarget, target_of_assistant, target_of_workflow
 from checkpoints.saver import delete_run_checkpoints
 from checkpoints.thread_state import ThreadStates
+from checkpoints.worker_liveness import execute_guarded
 from eawe.audit import ActorType, append_audit
 from eawe.db.ids import new_id
 from eawe.db.models import (
@@ -233,7 +233,7 @@ class RunEngine:
             )
         if claimed is None:
             return None
-        return await execute_claimed(self.resources, claimed)
+        return await execute_guarded(self.resources, claimed)
 
     async def execute_next(self, limit: int = 1) -> list[tuple[str, RunStatus | None]]:
         """Claim up to ``limit`` runnable runs (oldest first) and execute them concurrently."""
@@ -244,7 +244,7 @@ class RunEngine:
                 lease_seconds=self.resources.lease_seconds,
                 limit=limit,
             )
-        results = await asyncio.gather(*(execute_claimed(self.resources, c) for c in claimed))
+        results = await asyncio.gather(*(execute_guarded(self.resources, c) for c in claimed))
         return [(c.id, status) for c, status in zip(claimed, results, strict=True)]
 
     async def recover(self, *, batch: int = 8) -> list[str]:

@@ -3,7 +3,14 @@
 A worker claims a run by moving it to RUNNING with ``leaseOwner``/``leaseExpiresAt``; it renews the
 lease while it works. A run whose lease expired (its worker died) can be claimed again and is
 resumed from its last checkpoint. Every write after the claim is guarded by ``leaseOwner``, so a
-worker that lost its lease cannot overwrite the new owner's bookkeeping. These are engine
+worker that lost its lease cannot overwrite the new owner's bookkeeping.
+
+Liveness: each process that claims runs holds a shared session-level advisory lock keyed on its
+worker id (:data:`LIVENESS_LOCK_SQL`, on a connection of its own, see
+``checkpoints.worker_liveness``). The lock dies with that connection, so PostgreSQL itself says
+when a worker is gone: a RUNNING run whose owner's lock nobody holds is claimable at once, without
+waiting for its lease. A claimer must hold its own lock, and a renewal fails without it, so a
+worker whose liveness connection dropped claims nothing and loses its runs at the next beat. These are engine
 internals addressed by run id; tenant-facing reads go through ``eawe.db.repositories.runs``.
 """
 
@@ -18,16 +25,43 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from eawe.db.models import RunStatus
 
-__all__ = ["ClaimedRun", "cancel_requested", "claim_next_runs", "claim_run", "release_run", "renew_lease"]
+__all__ = [
+    "LIVENESS_LOCK_SQL",
+    "ClaimedRun",
+    "cancel_requested",
+    "claim_next_runs",
+    "claim_run",
+    "release_run",
+    "renew_lease",
+]
 
-# A run of a thread waits while another run of that thread is running (with a live lease) or was
-# queued before it: a thread executes one run at a time, in order (multitask "enqueue").
-_CLAIMABLE = """(w.status = 'PENDING' OR (w.status = 'RUNNING'
-    AND (w."leaseExpiresAt" IS NULL OR w."leaseExpiresAt" < LOCALTIMESTAMP)))
+LIVENESS_NAMESPACE = 0x45415745  # b"EAWE": the first key of the two-int advisory locks of liveness
+LIVENESS_LOCK_SQL = f"SELECT pg_advisory_lock_shared({LIVENESS_NAMESPACE}, hashtext(%s))"
+"""Taken (psycopg placeholder: the worker id) on the liveness connection; released when it closes.
+Shared: processes configured with the same worker id do not block each other."""
+
+
+def _alive(owner: str) -> str:
+    """SQL: some session of this database holds the liveness lock of ``owner`` (a column or param)."""
+    return f"""EXISTS (SELECT 1 FROM pg_locks l
+        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND l.classid = CAST({LIVENESS_NAMESPACE} AS oid) AND l.objid = CAST(hashtext({owner}) AS oid))"""
+
+
+# A RUNNING run is claimable when its lease expired or its owner is dead (no liveness lock). A run
+# of a thread waits while another run of that thread is running (with a live lease and owner) or
+# was queued before it: a thread executes one run at a time, in order (multitask "enqueue"). The
+# claimer must itself be alive (hold its liveness lock).
+_CLAIMABLE = f"""(w.status = 'PENDING' OR (w.status = 'RUNNING'
+    AND (w."leaseExpiresAt" IS NULL OR w."leaseExpiresAt" < LOCALTIMESTAMP
+         OR NOT {_alive('w."leaseOwner"')})))
+    AND {_alive("CAST(:owner AS text)")}
     AND NOT EXISTS (
         SELECT 1 FROM "WorkflowRun" o
         WHERE w."threadId" IS NOT NULL AND o."threadId" = w."threadId" AND o.id <> w.id
-          AND ((o.status = 'RUNNING' AND o."leaseExpiresAt" >= LOCALTIMESTAMP)
+          AND ((o.status = 'RUNNING' AND o."leaseExpiresAt" >= LOCALTIMESTAMP
+                AND {_alive('o."leaseOwner"')})
                OR (o.status = 'PENDING' AND (o."createdAt", o.id) < (w."createdAt", w.id))))"""
 _CLAIM = f"""
 WITH target AS (
@@ -115,11 +149,16 @@ async def claim_next_runs(
 async def renew_lease(
     session: AsyncSession, run_id: str, *, owner: str, lease_seconds: float
 ) -> tuple[bool, bool]:
-    """Extend the lease. Returns (still the owner, cancellation requested)."""
+    """Extend the lease. Returns (still the owner, cancellation requested).
+
+    The owner must still hold its liveness lock: a worker whose liveness connection dropped may
+    already have been replaced, so its renewal loses the run instead of extending it.
+    """
     result = await session.execute(
         text(
-            """UPDATE "WorkflowRun" SET "leaseExpiresAt" = LOCALTIMESTAMP + make_interval(secs => :ttl)
+            f"""UPDATE "WorkflowRun" SET "leaseExpiresAt" = LOCALTIMESTAMP + make_interval(secs => :ttl)
                WHERE id = :run_id AND "leaseOwner" = :owner AND status = 'RUNNING'
+                 AND {_alive("CAST(:owner AS text)")}
                RETURNING "cancelRequested" """
         ),
         {"run_id": run_id, "owner": owner, "ttl": lease_seconds},

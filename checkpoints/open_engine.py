@@ -19,6 +19,7 @@ from checkpoints.item_store import open_item_store
 from checkpoints.resources import EngineResources, RetrieverFactory, default_worker_id
 from checkpoints.saver import open_checkpoint_store
 from checkpoints.webhooks import WebhookSender
+from checkpoints.worker_liveness import WorkerLiveness
 from eawe.credentials import CredentialCipher
 
 if TYPE_CHECKING:
@@ -139,6 +140,9 @@ async def open_engine(
                 http, settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
             ),
         )
+        resources.liveness = WorkerLiveness(database.conninfo, resources)  # fast reclaim (issue 13)
+        await resources.liveness.start()
+        closers.insert(0, resources.liveness.close)  # released last, after the engine's other closers
     except BaseException:
         for close in reversed(closers):
             await close()

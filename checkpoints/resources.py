@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from checkpoints.events import RunEventHub
     from checkpoints.item_store import ItemStore
+    from checkpoints.worker_liveness import WorkerLiveness
     from eawe.credentials import CredentialCipher
     from eawe.db.database import Database
 
@@ -72,3 +73,6 @@ class EngineResources:
     """Sends the webhook of a run that asked for one, when it settles."""
     store: ItemStore | None = None
     """The LangGraph store; graphs get its tenant-scoped view (``store.for_tenant``)."""
+    liveness: WorkerLiveness | None = None
+    """The session lock saying this process is alive (a claim needs it); it stops the executions
+    it guards and renames ``worker_id`` when it is lost."""

@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from checkpoints.cron_scheduler import fire_due_crons
 from checkpoints.engine import RunEngine
-from checkpoints.execution import execute_claimed
 from checkpoints.leases import ClaimedRun, claim_next_runs
+from checkpoints.worker_liveness import execute_guarded
 
 __all__ = ["RunWorker"]
 
@@ -58,7 +58,7 @@ class RunWorker:
 
     async def _execute(self, claimed: ClaimedRun) -> object:
         try:
-            return await execute_claimed(self.engine.resources, claimed)
+            return await execute_guarded(self.engine.resources, claimed)
         except Exception:
             logger.exception(
                 "run %s: execution crashed; its lease will expire and it will be recovered", claimed.id

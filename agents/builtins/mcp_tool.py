@@ -5,12 +5,18 @@ through the run context — never from the definition or graph state — so a wo
 only servers its own tenant set up, and only the tools listed there. The credential is sent as a
 bearer token; its value is added to the run's scrubber before use, and the tool's result is
 scrubbed before it goes into state.
+
+Every ``tools/call`` carries the call's idempotency key (``agents.http_calls.idempotency_key``:
+thread, task and call number, stable when the task is re-executed after a crash, a retry or a
+recovery) twice: in the request's ``_meta`` (``idempotencyKey``, for the MCP server itself) and
+as the ``Idempotency-Key`` header of the HTTP request that carries it (for a gateway in front).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
@@ -23,11 +29,21 @@ from pydantic import Field
 
 from agents.config_types import NodeConfig, StateKey, TemplateValue
 from agents.context import McpServerSpec, NodeContext
-from agents.http_calls import ToolCallError
+from agents.http_calls import IDEMPOTENCY_HEADER, ToolCallError, idempotency_key
 from agents.registry import node_type
 from agents.templates import render_value
 
-__all__ = ["McpToolCallError", "McpToolConfig", "call_mcp_tool", "list_mcp_tools", "mcp_tool_node"]
+__all__ = [
+    "IDEMPOTENCY_META",
+    "McpToolCallError",
+    "McpToolConfig",
+    "call_mcp_tool",
+    "list_mcp_tools",
+    "mcp_tool_node",
+]
+
+IDEMPOTENCY_META = "idempotencyKey"
+"""The ``_meta`` field of a ``tools/call`` request that holds its idempotency key."""
 
 
 class McpToolCallError(ToolCallError):
@@ -51,15 +67,44 @@ def _result_value(result: types.CallToolResult) -> Any:
     return texts[0] if len(texts) == 1 else texts
 
 
+class _IdempotencyHeader(httpx.Auth):
+    """Adds ``Idempotency-Key`` to the HTTP request carrying the ``tools/call`` — not to the
+    session's other requests (``initialize``, notifications), which would share the key."""
+
+    requires_request_body = True
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if request.method == "POST" and _is_tool_call(request.content):
+            request.headers[IDEMPOTENCY_HEADER] = self.key
+        yield request
+
+
+def _is_tool_call(content: bytes) -> bool:
+    try:
+        message = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(message, dict) and message.get("method") == "tools/call"
+
+
 async def _open_session(
-    stack: AsyncExitStack, spec: McpServerSpec, headers: dict[str, str], timeout_s: float
+    stack: AsyncExitStack,
+    spec: McpServerSpec,
+    headers: dict[str, str],
+    timeout_s: float,
+    idempotency: httpx.Auth | None = None,
 ) -> ClientSession:
     if spec.transport == "sse":
         read, write = await stack.enter_async_context(
-            sse_client(spec.url, headers=headers, timeout=timeout_s)
+            sse_client(spec.url, headers=headers, timeout=timeout_s, auth=idempotency)
         )
     else:
-        http = await stack.enter_async_context(httpx.AsyncClient(headers=headers, timeout=timeout_s))
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(headers=headers, timeout=timeout_s, auth=idempotency)
+        )
         read, write, _ = await stack.enter_async_context(streamable_http_client(spec.url, http_client=http))
     session = await stack.enter_async_context(
         ClientSession(read, write, read_timeout_seconds=timedelta(seconds=timeout_s))
@@ -112,10 +157,11 @@ async def call_mcp_tool(
     if tool not in spec.allowed_tools:
         raise McpToolCallError(f"{where}: not in the server's allowed tools", status_code=403)
     headers = await _auth_headers(spec, ctx)
+    key = idempotency_key(ctx)
     try:
         async with asyncio.timeout(timeout_s), AsyncExitStack() as stack:
-            session = await _open_session(stack, spec, headers, timeout_s)
-            result = await session.call_tool(tool, dict(arguments))
+            session = await _open_session(stack, spec, headers, timeout_s, _IdempotencyHeader(key))
+            result = await session.call_tool(tool, dict(arguments), meta={IDEMPOTENCY_META: key})
     except TimeoutError:
         raise McpToolCallError(f"{where}: timed out after {timeout_s:g} s") from None
     except Exception as exc:  # transport errors arrive wrapped in task-group exception groups

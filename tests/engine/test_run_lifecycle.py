@@ -450,12 +450,14 @@ async def test_events_follow_the_run(engine: RunEngine, tenant_factory: Any) -> 
 
 async def test_lease_expiry_recovery(engine: RunEngine, tenant_factory: Any) -> None:
     from checkpoints.leases import claim_run
+    from tests.engine.dying_worker import worker_alive
 
     t = await tenant_factory(users=USERS)
     workflow_id = await publish_workflow(engine, t.tenant.id, ANSWER)
     run = await engine.start_run(t.tenant.id, workflow_id, {"question": "travel?"}, None)
-    async with engine.resources.database.transaction() as session:  # a worker that claims and dies
-        assert await claim_run(session, run.id, owner="dead-worker", lease_seconds=0.001) is not None
+    with worker_alive(engine.resources.database.conninfo, "dead-worker"):  # claims, then dies
+        async with engine.resources.database.transaction() as session:
+            assert await claim_run(session, run.id, owner="dead-worker", lease_seconds=0.001) is not None
     assert (await load_run(engine, t.tenant.id, run.id)).status == RunStatus.RUNNING
     assert run.id in await engine.recover()
     recovered = await load_run(engine, t.tenant.id, run.id)

@@ -17,10 +17,28 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 class StubMcpServer:
     url: str
     calls: list[str] = field(default_factory=list)
+    keys: list[tuple[str | None, str | None]] = field(default_factory=list)
+    """Per ``place_order`` call: the idempotency key in ``_meta`` and in the HTTP header."""
 
 
-def _build(token: str, calls: list[str]) -> ASGIApp:
+def _build(token: str, calls: list[str], keys: list[tuple[str | None, str | None]]) -> ASGIApp:
     mcp = FastMCP("stub-orders", stateless_http=True, json_response=True)
+
+    @mcp.tool()
+    async def place_order(item: str, ctx: Context) -> dict[str, str]:
+        """Places an order (a side effect). The first call hangs, so the caller times out and retries."""
+        meta = ctx.request_context.meta
+        request = ctx.request_context.request
+        keys.append(
+            (
+                (meta.model_extra or {}).get("idempotencyKey") if meta is not None else None,
+                request.headers.get("idempotency-key") if request is not None else None,
+            )
+        )
+        calls.append(f"place_order:{item}")
+        if len(keys) == 1:
+            await asyncio.sleep(5)
+        return {"item": item, "status": "placed"}
 
     @mcp.tool()
     def lookup_order(order_id: str) -> dict[str, str]:
@@ -58,8 +76,11 @@ def _build(token: str, calls: list[str]) -> ASGIApp:
 @asynccontextmanager
 async def running_stub_mcp_server(token: str) -> AsyncIterator[StubMcpServer]:
     calls: list[str] = []
+    keys: list[tuple[str | None, str | None]] = []
     server = uvicorn.Server(
-        uvicorn.Config(_build(token, calls), host="127.0.0.1", port=0, lifespan="on", log_level="warning")
+        uvicorn.Config(
+            _build(token, calls, keys), host="127.0.0.1", port=0, lifespan="on", log_level="warning"
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -68,7 +89,7 @@ async def running_stub_mcp_server(token: str) -> AsyncIterator[StubMcpServer]:
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield StubMcpServer(url=f"http://127.0.0.1:{port}/mcp", calls=calls)
+        yield StubMcpServer(url=f"http://127.0.0.1:{port}/mcp", calls=calls, keys=keys)
     finally:
         server.should_exit = True
         await task

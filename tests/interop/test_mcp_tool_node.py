@@ -212,3 +212,69 @@ async def test_llm_node_calls_the_tenants_mcp_tools_in_a_bounded_loop(
         refused = await wait_for_status(client, tenant.operator, blocked["id"], "PAUSED_WITH_ERROR")
         assert "not in the allowed tools" in refused["error"]["message"]
         assert stub.calls == ["lookup_order:C-42"]
+
+
+async def test_mcp_tool_calls_carry_an_idempotency_key_that_a_re_execution_repeats(
+    client: httpx.AsyncClient, api_tenant
+) -> None:
+    token = "stub-mcp-secret-" + secrets.token_hex(8)
+    tenant = await api_tenant()
+    async with running_stub_mcp_server(token) as stub:
+        credential = await client.post(
+            "/v1/credentials",
+            headers=tenant.admin,
+            json={
+                "name": "orders-token",
+                "type": "API_KEY",
+                "service_name": "ORDERS",
+                "value": token,
+                "allowed_hosts": ["127.0.0.1"],
+            },
+        )
+        configured = await client.post(
+            "/v1/mcp-servers",
+            headers=tenant.admin,
+            json={
+                "name": "orders",
+                "url": stub.url,
+                "credential_id": credential.json()["id"],
+                "allowed_tools": ["place_order"],
+            },
+        )
+        assert configured.status_code == 201, configured.text
+        definition = linear(
+            {"item": {"type": "string", "required": True}, "order": {"type": "any"}},
+            [
+                {
+                    "id": "order",
+                    "type": "mcp_tool",
+                    # The first call hangs past the timeout: the task is executed again (a retry).
+                    "config": {
+                        "server": "orders",
+                        "tool": "place_order",
+                        "arguments": {"item": "{item}"},
+                        "output": "order",
+                        "timeout_s": 1.5,
+                    },
+                    "retry": {"max_attempts": 2, "initial_interval_s": 0.1},
+                }
+            ],
+        )
+        workflow_id = await create_and_publish(client, tenant.designer, definition)
+        run = await start_run(client, tenant.operator, workflow_id, {"item": "chair"})
+        done = await wait_for_status(client, tenant.operator, run["id"], "COMPLETED", "PAUSED_WITH_ERROR")
+        assert done["status"] == "COMPLETED", done["error"]
+        assert done["current_state"]["values"]["order"] == {"item": "chair", "status": "placed"}
+        assert stub.calls == ["place_order:chair", "place_order:chair"]
+        (first_meta, first_header), (second_meta, second_header) = stub.keys
+        # The key is in _meta and in the HTTP header, and the re-executed task sends the same one.
+        assert first_meta and len(first_meta) == 40 and first_meta == first_header
+        assert (second_meta, second_header) == (first_meta, first_header)
+
+        # Another run (another task) calls with another key.
+        other = await start_run(client, tenant.operator, workflow_id, {"item": "chair"})
+        finished = await wait_for_status(
+            client, tenant.operator, other["id"], "COMPLETED", "PAUSED_WITH_ERROR"
+        )
+        assert finished["status"] == "COMPLETED", finished["error"]
+        assert len(stub.keys) == 3 and stub.keys[2][0] == stub.keys[2][1] != first_meta

@@ -25,6 +25,7 @@ from checkpoints.stream_log import StreamRecorder
 from eawe.db.models import AuditLog, Role
 from eawe.settings import Settings
 from server.app import create_app
+from tests.engine.dying_worker import worker_alive
 from tests.engine.stub_http import StubHTTPServer
 from tests.server.api_tenants import login
 from tests.server.sample_workflows import (
@@ -134,10 +135,11 @@ async def test_run_of_a_dead_worker_resumes_from_its_checkpoint(
         run = await start_run(client, operator, workflow_id, {"topic": "crash"})
         resources = app.state.resources.engine.resources
         # A worker claims the run, executes its first node (checkpointed), then dies without a word.
-        async with database.transaction() as session:
-            claimed = await claim_run(
-                session, run["id"], owner="worker-that-dies", lease_seconds=LEASE_SECONDS
-            )
+        with worker_alive(database.conninfo, "worker-that-dies"):  # claims, then its lock dies
+            async with database.transaction() as session:
+                claimed = await claim_run(
+                    session, run["id"], owner="worker-that-dies", lease_seconds=LEASE_SECONDS
+                )
         assert claimed is not None
         # The worker's own graph, context and config: the checkpoints carry the run id, so a later
         # execution knows the run already started and continues from its checkpoint.
