@@ -84,13 +84,18 @@ class ChainState(TypedDict, total=False):
     x: str
 
 
-def hand_written(steps: int, checkpointer: Any) -> Any:
-    async def step(state: ChainState) -> ChainState:
-        return {"x": state["x"] + "."}
+def hand_written(steps: int, checkpointer: Any, *, constant_state: bool = False) -> Any:
+    """The chain of :func:`chain_definition` written directly in LangGraph."""
+
+    def step(i: int) -> Callable[[ChainState], Awaitable[ChainState]]:
+        async def run(state: ChainState) -> ChainState:
+            return {"x": f"s{i}" if constant_state else state["x"] + "."}
+
+        return run
 
     builder = StateGraph(ChainState)
     for i in range(steps):
-        builder.add_node(f"s{i}", step)
+        builder.add_node(f"s{i}", step(i))
     builder.add_edge(START, "s0")
     for i in range(steps - 1):
         builder.add_edge(f"s{i}", f"s{i + 1}")

@@ -3,13 +3,16 @@
     python bench/storage.py [--short 10] [--long 100] [--rounds 2] [--database-url postgresql://...]
 
 One engine run of a ``--short``-step chain and one of a ``--long``-step chain (each run its own
-thread), in interleaved rounds; for each, what it added to the checkpoint tables (every table of
+thread), and the same chains written by hand in LangGraph on the engine's saver
+(``durability="sync"``: a checkpoint per step, as the engine writes them), in interleaved rounds; for each, what it added to the checkpoint tables (every table of
 the database whose name starts with ``checkpoint``, except the saver's migration table): rows and
 bytes (``sum(pg_column_size(row))``: the stored tuples with their TOASTed values, without page
 overhead and indexes). Each node sets the state to a constant-size value, so the state itself does
 not grow: bytes/step staying flat from the short to the long thread means storage is linear in
 the steps; a long/short ratio near long/short steps means every checkpoint carries the history
-(quadratic). Medians over the rounds (storage is deterministic; the rounds check that).
+(quadratic). The last column: bytes of the thread's first and largest ``checkpoints`` row (a
+checkpoint that grows with the steps before it makes the total quadratic). Medians over the
+rounds (storage is deterministic; the rounds check that).
 
 Without ``--database-url`` (or ``DATABASE_URL``) a throwaway embedded PostgreSQL is started.
 """
@@ -29,7 +32,9 @@ import psycopg
 from engine import (  # bench/engine.py: the throwaway server and the engine API
     bench_engine,
     chain_definition,
+    engine_saver,
     execute_run,
+    hand_written,
     fresh_database,
     publish_chain,
     queue_run,
@@ -56,6 +61,17 @@ async def checkpoint_usage(conninfo: str) -> dict[str, tuple[int, int]]:
     return usage
 
 
+async def thread_checkpoint_sizes(conninfo: str) -> tuple[int, int]:
+    """Bytes of the first and the largest checkpoint row of the newest checkpoint's thread."""
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        cursor = await conn.execute(
+            "SELECT pg_column_size(c.*) FROM checkpoints c WHERE c.thread_id = "
+            "(SELECT thread_id FROM checkpoints ORDER BY checkpoint_id DESC LIMIT 1) ORDER BY c.checkpoint_id"
+        )
+        sizes = [int(size) for (size,) in await cursor.fetchall()]
+    return (sizes[0], max(sizes)) if sizes else (0, 0)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -67,18 +83,27 @@ async def main() -> None:
     args = parser.parse_args()
 
     lengths = (args.short, args.long)
-    added: dict[int, list[dict[str, tuple[int, int]]]] = {n: [] for n in lengths}
+    kinds = ("EAWE engine", "hand-written LangGraph")
+    cells = [(kind, n) for n in lengths for kind in kinds]
+    added: dict[tuple[str, int], list[dict[str, tuple[int, int]]]] = {cell: [] for cell in cells}
+    first_last: dict[tuple[str, int], tuple[int, int]] = {}
     admin, stop_server = start_postgres(args.database_url)
     conninfo, drop = fresh_database(admin)
     try:
         async with bench_engine(conninfo) as engine:
             targets = {n: (await publish_chain(engine, chain_definition(n, constant_state=True)))[0] for n in lengths}
+            graphs = {n: hand_written(n, engine_saver(engine), constant_state=True) for n in lengths}
             for round_no in range(args.rounds):
-                for n in lengths if round_no % 2 == 0 else lengths[::-1]:
+                for kind, n in cells if round_no % 2 == 0 else cells[::-1]:
                     before = await checkpoint_usage(conninfo)
-                    await execute_run(engine, await queue_run(engine, targets[n]))
+                    if kind == "EAWE engine":
+                        await execute_run(engine, await queue_run(engine, targets[n]))
+                    else:
+                        config = {"configurable": {"thread_id": f"bench-storage-{round_no}-{n}"}}
+                        await graphs[n].ainvoke({"x": ""}, config, durability="sync")
                     after = await checkpoint_usage(conninfo)
-                    added[n].append(
+                    first_last[(kind, n)] = await thread_checkpoint_sizes(conninfo)
+                    added[(kind, n)].append(
                         {
                             table: (rows - before.get(table, (0, 0))[0], size - before.get(table, (0, 0))[1])
                             for table, (rows, size) in after.items()
@@ -90,27 +115,39 @@ async def main() -> None:
 
     tables = sorted({table for rounds in added.values() for one in rounds for table in one})
     rows = []
-    per_step: dict[int, float] = {}
-    for n in lengths:
+    per_step: dict[tuple[str, int], float] = {}
+    for kind, n in cells:
 
-        def median(table: str, part: int, n: int = n) -> float:
-            return statistics.median(one.get(table, (0, 0))[part] for one in added[n])
+        def median(table: str, part: int, cell: tuple[str, int] = (kind, n)) -> float:
+            return statistics.median(one.get(table, (0, 0))[part] for one in added[cell])
 
         total_bytes = sum(median(t, 1) for t in tables)
-        per_step[n] = total_bytes / n
-        cells = [f"{median(t, 0):,.0f} / {median(t, 1):,.0f}" for t in tables]
-        rows.append((str(n), *cells, f"{total_bytes:,.0f}", f"{total_bytes / n:,.0f}"))
+        per_step[(kind, n)] = total_bytes / n
+        first, largest = first_last[(kind, n)]
+        rows.append(
+            (
+                kind,
+                str(n),
+                *(f"{median(t, 0):,.0f} / {median(t, 1):,.0f}" for t in tables),
+                f"{total_bytes:,.0f}",
+                f"{total_bytes / n:,.0f}",
+                f"{first:,} / {largest:,}",
+            )
+        )
     print_table(
         f"Checkpoint storage of one engine run (thread) by its length: rows / bytes added per table, "
         f"medians of {args.rounds} interleaved rounds",
-        ("steps", *(f"{t} rows / bytes" for t in tables), "bytes", "bytes/step"),
+        ("run", "steps", *(f"{t} rows / bytes" for t in tables), "bytes", "bytes/step", "first / largest checkpoint row"),
         rows,
+        left=1,
     )
-    growth = per_step[args.long] / per_step[args.short] if per_step[args.short] else float("nan")
-    print(
-        f"\nbytes/step, {args.long} steps / {args.short} steps: {growth:.2f} "
-        f"(1.0 = linear growth; {args.long / args.short:.0f} = quadratic)"
-    )
+    print()
+    for kind in kinds:
+        short, long = per_step[(kind, args.short)], per_step[(kind, args.long)]
+        print(
+            f"{kind}: bytes/step, {args.long} steps / {args.short} steps = {long / short:.2f} "
+            f"(1.0 = linear growth; {args.long / args.short:.0f} = quadratic)"
+        )
 
 
 if __name__ == "__main__":
