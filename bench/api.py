@@ -18,8 +18,9 @@ compiled graph twice:
 Both on free ports of 127.0.0.1. The same client (``langgraph-sdk`` of EAWE's venv) calls
 ``client.runs.wait(None, "bench_chain", input={"x": ""})`` (a run on a new thread, waited for),
 ``--runs`` runs at 1 and at 8 concurrent (both servers execute up to 10 runs at once:
-``EAWE_WORKER_CONCURRENCY=10``, ``langgraph dev``'s ``--n-jobs-per-worker`` default), in interleaved rounds (each round measures every
-(server, concurrency) cell, alternating the order), after a warm-up. Per cell: ms per run (wall
+``EAWE_WORKER_CONCURRENCY=10`` is ``langgraph dev``'s ``--n-jobs-per-worker`` default), in
+interleaved rounds (each round measures every (server, concurrency) cell, alternating the
+order), after a warm-up. Per cell: ms per run (wall
 time / runs) and the median latency of one call; then the ratio EAWE / langgraph dev. Medians of
 the rounds. Prints tables, asserts nothing.
 """
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -88,9 +90,8 @@ def graph_dir(parent: Path, name: str) -> Path:
     folder = parent / name
     folder.mkdir()
     (folder / "bench_graph.py").write_text(GRAPH_FILE)
-    (folder / "langgraph.json").write_text(
-        '{"dependencies": ["."], "graphs": {"%s": "./bench_graph.py:graph"}}\n' % GRAPH_ID
-    )
+    config = {"dependencies": ["."], "graphs": {GRAPH_ID: "./bench_graph.py:graph"}}
+    (folder / "langgraph.json").write_text(json.dumps(config) + "\n")
     return folder
 
 
@@ -107,18 +108,25 @@ class Server:
         self.name, self.argv, self.env, self.cwd, self.port = name, argv, env, cwd, port
         self.url = f"http://127.0.0.1:{port}"
         self.log = cwd / f"{name}.log"
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         with self.log.open("wb") as sink:
-            self.process = subprocess.Popen(
-                self.argv, env=self.env, cwd=self.cwd, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+            self.process = await asyncio.create_subprocess_exec(
+                *self.argv,
+                env=self.env,
+                cwd=self.cwd,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         deadline = time.monotonic() + 240
         async with httpx.AsyncClient() as http:
             while True:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{self.name} did not start:\n{self.log.read_text(errors='replace')[-4000:]}")
+                if self.process.returncode is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"{self.name} did not start:\n{self.log.read_text(errors='replace')[-4000:]}"
+                    )
                 try:
                     if (await http.get(f"{self.url}/ok", timeout=2)).status_code == 200:
                         return
@@ -126,19 +134,23 @@ class Server:
                     pass
                 await asyncio.sleep(0.3)
 
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+    async def stop(self) -> None:
+        if self.process is None or self.process.returncode is not None:
             return
         os.killpg(self.process.pid, signal.SIGTERM)  # the group this process leads (its children)
         try:
-            self.process.wait(60)
-        except subprocess.TimeoutExpired:
+            await asyncio.wait_for(self.process.wait(), 60)
+        except TimeoutError:
             os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            await self.process.wait()
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EAWE_", "DATABASE_URL", "QDRANT_", "OPENAI_", "LANGSMITH_", "LANGCHAIN_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("EAWE_", "DATABASE_URL", "QDRANT_", "OPENAI_", "LANGSMITH_", "LANGCHAIN_"))
+    }
     env.update(extra)
     return env
 
@@ -149,7 +161,9 @@ async def eawe_api_key(url: str) -> str:
         token = await http.post("/v1/auth/token", data={"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
         token.raise_for_status()
         made = await http.post(
-            "/v1/api-keys", json={"name": "bench"}, headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+            "/v1/api-keys",
+            json={"name": "bench"},
+            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
         )
         made.raise_for_status()
         return str(made.json()["key"])
@@ -206,23 +220,41 @@ async def main() -> None:
         PYTHONPATH=str(ROOT),
     )
     eawe_cli = [sys.executable, "-m", "eawe.cli"]
-    made = subprocess.run(
-        [*eawe_cli, "tenant", "create", "Peer", "--admin-email", ADMIN_EMAIL, "--admin-password", ADMIN_PASSWORD],
-        env=eawe_env, cwd=eawe_dir, capture_output=True, text=True, timeout=300,
+    made = await asyncio.create_subprocess_exec(
+        *eawe_cli,
+        *("tenant", "create", "Peer", "--admin-email", ADMIN_EMAIL, "--admin-password", ADMIN_PASSWORD),
+        env=eawe_env,
+        cwd=eawe_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
+    output, _ = await asyncio.wait_for(made.communicate(), 300)
     if made.returncode != 0:
-        raise RuntimeError(f"eawe tenant create failed:\n{made.stdout}\n{made.stderr}")
+        raise RuntimeError(f"eawe tenant create failed:\n{output.decode(errors='replace')}")
     eawe_port, dev_port = free_port(), free_port()
     servers = {
         "EAWE": Server(
             "eawe-serve",
             [*eawe_cli, "serve", "--port", str(eawe_port), "--graphs", str(eawe_dir / "langgraph.json")],
-            eawe_env, eawe_dir, eawe_port,
+            eawe_env,
+            eawe_dir,
+            eawe_port,
         ),
         "langgraph dev": Server(
             "langgraph-dev",
-            [str(langgraph), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(dev_port)],
-            clean_env(LANGGRAPH_CLI_NO_ANALYTICS="1", LANGSMITH_TRACING="false"), dev_dir, dev_port,
+            [
+                str(langgraph),
+                "dev",
+                "--no-browser",
+                "--no-reload",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(dev_port),
+            ],
+            clean_env(LANGGRAPH_CLI_NO_ANALYTICS="1", LANGSMITH_TRACING="false"),
+            dev_dir,
+            dev_port,
         ),
     }
     levels = (1, 8)
@@ -232,7 +264,9 @@ async def main() -> None:
         key = await eawe_api_key(servers["EAWE"].url)
         calls = {
             "EAWE": run_call(get_client(url=servers["EAWE"].url, api_key=key), "EAWE"),
-            "langgraph dev": run_call(get_client(url=servers["langgraph dev"].url, api_key=None), "langgraph dev"),
+            "langgraph dev": run_call(
+                get_client(url=servers["langgraph dev"].url, api_key=None), "langgraph dev"
+            ),
         }
         for call in calls.values():  # warm-up: imports, pools, caches
             await one_cell(call, 8, 8)
@@ -240,17 +274,25 @@ async def main() -> None:
         for round_no in range(args.rounds):
             order = [(n, c) for c in levels for n in names]
             for name, concurrency in order if round_no % 2 == 0 else order[::-1]:
-                cells.setdefault((name, concurrency), []).append(await one_cell(calls[name], args.runs, concurrency))
+                cells.setdefault((name, concurrency), []).append(
+                    await one_cell(calls[name], args.runs, concurrency)
+                )
     finally:
         for server in servers.values():
-            server.stop()
+            await server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
     def median(name: str, concurrency: int, part: int) -> float:
         return statistics.median(cell[part] for cell in cells[(name, concurrency)])
 
     rows = [
-        (name, str(c), f"{median(name, c, 0):.1f}", f"{median(name, c, 1):.1f}", f"{1000 / median(name, c, 0):.1f}")
+        (
+            name,
+            str(c),
+            f"{median(name, c, 0):.1f}",
+            f"{median(name, c, 1):.1f}",
+            f"{1000 / median(name, c, 0):.1f}",
+        )
         for c in levels
         for name in names
     ]

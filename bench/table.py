@@ -12,7 +12,9 @@ def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]
     print(f"\n{title}\n")
     for n, line in enumerate(lines):
         print(
-            "  ".join(cell.ljust(widths[i]) if i < left else cell.rjust(widths[i]) for i, cell in enumerate(line))
+            "  ".join(
+                cell.ljust(widths[i]) if i < left else cell.rjust(widths[i]) for i, cell in enumerate(line)
+            )
         )
         if n == 0:
             print("  ".join("-" * w for w in widths))

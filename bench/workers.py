@@ -21,6 +21,7 @@ import asyncio
 import base64
 import os
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -48,7 +49,11 @@ SETTLED = ("COMPLETED", "FAILED", "CANCELLED", "PAUSED_WITH_ERROR", "PAUSED_FOR_
 
 def worker_env(conninfo: str, data_dir: Path, concurrency: int) -> dict[str, str]:
     """A worker's environment: this database, throwaway keys, nothing of the caller's EAWE_*."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("EAWE_", "DATABASE_URL", "QDRANT_", "OPENAI_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("EAWE_", "DATABASE_URL", "QDRANT_", "OPENAI_"))
+    }
     key = base64.b64encode(secrets.token_bytes(32)).decode()
     seed = base64.b64encode(secrets.token_bytes(32)).decode()
     env.update(
@@ -69,14 +74,14 @@ class Workers:
 
     def __init__(self, count: int, env: dict[str, str], log_dir: Path) -> None:
         self.count, self.env, self.log_dir = count, env, log_dir
-        self.processes: list[tuple[subprocess.Popen[bytes], Path]] = []
+        self.processes: list[tuple[asyncio.subprocess.Process, Path]] = []
 
     async def __aenter__(self) -> Workers:
         for n in range(self.count):
             log = self.log_dir / f"worker-{n}-{secrets.token_hex(2)}.log"
             with log.open("wb") as sink:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "eawe.cli", "worker", "--no-retrieval"],
+                process = await asyncio.create_subprocess_exec(
+                    *(sys.executable, "-m", "eawe.cli", "worker", "--no-retrieval"),
                     env=self.env,
                     cwd=self.log_dir,
                     stdout=sink,
@@ -86,21 +91,21 @@ class Workers:
         deadline = time.monotonic() + 180
         for process, log in self.processes:
             while "started (concurrency" not in log.read_text(errors="replace"):
-                if process.poll() is not None or time.monotonic() > deadline:
+                if process.returncode is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"a worker did not start:\n{log.read_text(errors='replace')}")
                 await asyncio.sleep(0.1)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         for process, _ in self.processes:
-            if process.poll() is None:
+            if process.returncode is None:
                 process.send_signal(signal.SIGTERM)
         for process, _ in self.processes:
             try:
-                await asyncio.to_thread(process.wait, 60)
-            except subprocess.TimeoutExpired:
+                await asyncio.wait_for(process.wait(), 60)
+            except TimeoutError:
                 process.kill()
-                process.wait()
+                await process.wait()
 
 
 async def drain(engine: object, target: tuple[str, str], runs: int) -> float:
@@ -112,7 +117,7 @@ async def drain(engine: object, target: tuple[str, str], runs: int) -> float:
         if sum(statuses.get(s, 0) for s in SETTLED) == runs:
             elapsed = time.perf_counter() - started
             break
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.05)
     if statuses.get("COMPLETED", 0) != runs:
         raise RuntimeError(f"not every run completed: {statuses}")
     return elapsed
@@ -146,6 +151,7 @@ async def main() -> None:
     finally:
         drop()
         stop_server()
+        shutil.rmtree(work_dir, ignore_errors=True)
 
     base = statistics.median(seconds[rows[0]])
     table = []
@@ -165,7 +171,15 @@ async def main() -> None:
     print_table(
         f"Workers on one database: {args.runs} queued runs of {args.steps} steps, one tenant, medians of "
         f"{args.rounds} interleaved rounds (time from the first run queued to the last settled)",
-        ("worker processes", "concurrency each", "runs in flight", "seconds", "runs/s", "steps/s", "vs 1 worker"),
+        (
+            "worker processes",
+            "concurrency each",
+            "runs in flight",
+            "seconds",
+            "runs/s",
+            "steps/s",
+            "vs 1 worker",
+        ),
         table,
     )
 
