@@ -88,7 +88,7 @@ class ChainState(TypedDict, total=False):
 def hand_written(steps: int, checkpointer: Any, *, constant_state: bool = False) -> Any:
     """The chain of :func:`chain_definition` written directly in LangGraph."""
 
-    def step(i: int) -> Callable[[ChainState], Awaitable[ChainState]]:
+    def step(i: int) -> Any:
         async def run(state: ChainState) -> ChainState:
             return {"x": f"s{i}" if constant_state else state["x"] + "."}
 
