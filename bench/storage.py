@@ -3,17 +3,17 @@
     python bench/storage.py [--short 10] [--long 100] [--rounds 2] [--database-url postgresql://...]
 
 One engine run of a ``--short``-step chain and one of a ``--long``-step chain (each run its own
-thread), and the same chains written by hand in LangGraph on the engine's saver
-(``durability="sync"``: a checkpoint per step, as the engine writes them), in interleaved
-rounds; for each, what it added to the checkpoint tables (every table of
-the database whose name starts with ``checkpoint``, except the saver's migration table): rows and
-bytes (``sum(pg_column_size(row))``: the stored tuples with their TOASTed values, without page
-overhead and indexes). Each node sets the state to a constant-size value, so the state itself does
-not grow: bytes/step staying flat from the short to the long thread means storage is linear in
-the steps; a long/short ratio near long/short steps means every checkpoint carries the history
-(quadratic). The last column: bytes of the thread's first and largest ``checkpoints`` row (a
-checkpoint that grows with the steps before it makes the total quadratic). Medians over the
-rounds (storage is deterministic; the rounds check that).
+thread), the same chains written by hand in LangGraph on the engine's saver
+(``durability="sync"``: a checkpoint per step, as the engine writes them), and one LangGraph node
+looping back to itself as many times, in interleaved rounds. For each, what it added to the
+checkpoint tables (every table of the database whose name starts with ``checkpoint``, except the
+saver's migration table): rows and bytes (``sum(pg_column_size(row))``: the stored tuples with
+their TOASTed values, without page overhead and indexes). Every node sets the state to a
+constant-size value, so the state itself does not grow: bytes/step staying flat from the short to
+the long thread means storage is linear in the steps; a long/short ratio near long/short steps
+means every checkpoint carries the history (quadratic). The last column: bytes of the thread's
+first and largest ``checkpoints`` row (a checkpoint that grows with the steps before it makes the
+total quadratic). Medians over the rounds (storage is deterministic; the rounds check that).
 
 Without ``--database-url`` (or ``DATABASE_URL``) a throwaway embedded PostgreSQL is started.
 """
@@ -26,6 +26,7 @@ import os
 import statistics
 import sys
 from pathlib import Path
+from typing import Any, TypedDict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -41,6 +42,7 @@ from engine import (  # bench/engine.py: the throwaway server and the engine API
     queue_run,
     start_postgres,
 )
+from langgraph.graph import END, START, StateGraph
 from psycopg import sql
 from table import print_table
 
@@ -60,6 +62,26 @@ async def checkpoint_usage(conninfo: str) -> dict[str, tuple[int, int]]:
             rows, size = (await (await conn.execute(query)).fetchone()) or (0, 0)
             usage[name] = (int(rows), int(size))
     return usage
+
+
+class LoopState(TypedDict, total=False):
+    n: int
+
+
+def loop_graph(steps: int, checkpointer: Any) -> Any:
+    """One node run ``steps`` times (it loops back to itself): many steps, one node."""
+
+    async def step(state: LoopState) -> LoopState:
+        return {"n": state.get("n", 0) + 1}
+
+    def again(state: LoopState) -> str:
+        return "s0" if state["n"] < steps else END
+
+    builder = StateGraph(LoopState)
+    builder.add_node("s0", step)
+    builder.add_edge(START, "s0")
+    builder.add_conditional_edges("s0", again, ["s0", END])
+    return builder.compile(checkpointer=checkpointer)
 
 
 async def thread_checkpoint_sizes(conninfo: str) -> tuple[int, int]:
@@ -84,7 +106,7 @@ async def main() -> None:
     args = parser.parse_args()
 
     lengths = (args.short, args.long)
-    kinds = ("EAWE engine", "hand-written LangGraph")
+    kinds = ("EAWE engine", "hand-written LangGraph", "LangGraph, 1 node looping")
     cells = [(kind, n) for n in lengths for kind in kinds]
     added: dict[tuple[str, int], list[dict[str, tuple[int, int]]]] = {cell: [] for cell in cells}
     first_last: dict[tuple[str, int], tuple[int, int]] = {}
@@ -95,15 +117,21 @@ async def main() -> None:
             targets = {
                 n: (await publish_chain(engine, chain_definition(n, constant_state=True)))[0] for n in lengths
             }
-            graphs = {n: hand_written(n, engine_saver(engine), constant_state=True) for n in lengths}
+            graphs = {
+                ("hand-written LangGraph", n): hand_written(n, engine_saver(engine), constant_state=True)
+                for n in lengths
+            } | {("LangGraph, 1 node looping", n): loop_graph(n, engine_saver(engine)) for n in lengths}
             for round_no in range(args.rounds):
                 for kind, n in cells if round_no % 2 == 0 else cells[::-1]:
                     before = await checkpoint_usage(conninfo)
                     if kind == "EAWE engine":
                         await execute_run(engine, await queue_run(engine, targets[n]))
                     else:
-                        config = {"configurable": {"thread_id": f"bench-storage-{round_no}-{n}"}}
-                        await graphs[n].ainvoke({"x": ""}, config, durability="sync")
+                        config = {
+                            "configurable": {"thread_id": f"bench-storage-{round_no}-{kind}-{n}"},
+                            "recursion_limit": n + 10,
+                        }
+                        await graphs[(kind, n)].ainvoke({}, config, durability="sync")
                     after = await checkpoint_usage(conninfo)
                     first_last[(kind, n)] = await thread_checkpoint_sizes(conninfo)
                     added[(kind, n)].append(
@@ -138,7 +166,7 @@ async def main() -> None:
             )
         )
     print_table(
-        f"Checkpoint storage of one engine run (thread) by its length: rows / bytes added per table, "
+        f"Checkpoint storage of one thread by its length: rows / bytes added per table, "
         f"medians of {args.rounds} interleaved rounds",
         (
             "run",
