@@ -108,10 +108,14 @@ class Workers:
                 await process.wait()
 
 
-async def drain(engine: object, target: tuple[str, str], runs: int) -> float:
-    """Queue ``runs`` runs and wait until the running workers settled all of them: seconds."""
+async def drain(engine: object, target: tuple[str, str], runs: int) -> tuple[float, float]:
+    """Queue ``runs`` runs and wait until the running workers settled all of them.
+
+    Returns the seconds until the last run was queued and until the last one settled.
+    """
     started = time.perf_counter()
     run_ids = [await queue_run(engine, target) for _ in range(runs)]
+    queued = time.perf_counter() - started
     while True:
         statuses = await run_statuses(engine, run_ids)
         if sum(statuses.get(s, 0) for s in SETTLED) == runs:
@@ -120,7 +124,7 @@ async def drain(engine: object, target: tuple[str, str], runs: int) -> float:
         await asyncio.sleep(0.05)
     if statuses.get("COMPLETED", 0) != runs:
         raise RuntimeError(f"not every run completed: {statuses}")
-    return elapsed
+    return queued, elapsed
 
 
 async def main() -> None:
@@ -137,6 +141,7 @@ async def main() -> None:
     c = args.concurrency
     rows = [(1, c), (2, c), (1, 2 * c)]  # (worker processes, concurrency of each)
     seconds: dict[tuple[int, int], list[float]] = {row: [] for row in rows}
+    queueing: dict[tuple[int, int], list[float]] = {row: [] for row in rows}
     work_dir = Path(tempfile.mkdtemp(prefix="eawe-bench-workers-"))
     admin, stop_server = start_postgres(args.database_url)
     conninfo, drop = fresh_database(admin)
@@ -147,7 +152,9 @@ async def main() -> None:
             for round_no in range(args.rounds):
                 for row in rows if round_no % 2 == 0 else rows[::-1]:
                     async with Workers(row[0], envs[row], work_dir):
-                        seconds[row].append(await drain(engine, target, args.runs))
+                        queued, settled = await drain(engine, target, args.runs)
+                    queueing[row].append(queued)
+                    seconds[row].append(settled)
     finally:
         drop()
         stop_server()
@@ -162,6 +169,7 @@ async def main() -> None:
                 str(processes),
                 str(concurrency),
                 str(processes * concurrency),
+                f"{statistics.median(queueing[(processes, concurrency)]):.2f}",
                 f"{median:.2f}",
                 f"{args.runs / median:.1f}",
                 f"{args.runs * args.steps / median:,.0f}",
@@ -175,7 +183,8 @@ async def main() -> None:
             "worker processes",
             "concurrency each",
             "runs in flight",
-            "seconds",
+            "all queued after (s)",
+            "all settled after (s)",
             "runs/s",
             "steps/s",
             "vs 1 worker",
