@@ -104,6 +104,16 @@ class _Thread:
     """(checkpoint_ns, checkpoint_id) → writes waiting for the checkpoint that follows it."""
 
 
+def _settle(entries: list[_PendingWrites], error: BaseException | None) -> None:
+    """Tell the waiting ``aput_writes`` calls how their transaction ended."""
+    for entry in entries:
+        if not entry.done.done():
+            if error is None:
+                entry.done.set_result(None)
+            else:
+                entry.done.set_exception(error)
+
+
 async def _driver_connection(session: AsyncSession) -> Any:
     """The psycopg connection under ``session``, inside the session's transaction."""
     connection = await session.connection()
@@ -185,13 +195,9 @@ class StepSaver(PooledPostgresSaver):
                     for entry in entries:
                         await cur.executemany(entry.query, entry.params)
         except BaseException as exc:
-            for entry in entries:
-                if not entry.done.done():
-                    entry.done.set_exception(exc)
+            _settle(entries, exc)
             raise
-        for entry in entries:
-            if not entry.done.done():
-                entry.done.set_result(None)
+        _settle(entries, None)
         if ns == "":
             thread.journal.committed()
 
@@ -238,13 +244,9 @@ class StepSaver(PooledPostgresSaver):
                         await cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, blobs)
                     await cur.execute(self.UPSERT_CHECKPOINTS_SQL, row)
         except BaseException as exc:
-            for entry in entries:
-                if not entry.done.done():
-                    entry.done.set_exception(exc)
+            _settle(entries, exc)
             raise
-        for entry in entries:
-            if not entry.done.done():
-                entry.done.set_result(None)
+        _settle(entries, None)
         if thread is not None and ns == "":
             thread.journal.committed()
         return {
