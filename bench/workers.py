@@ -81,7 +81,7 @@ class Workers:
             log = self.log_dir / f"worker-{n}-{secrets.token_hex(2)}.log"
             with log.open("wb") as sink:
                 process = await asyncio.create_subprocess_exec(
-                    *(sys.executable, "-m", "eawe.cli", "worker", "--no-retrieval"),
+                    *(sys.executable, "-m", "cli", "worker", "--no-retrieval"),
                     env=self.env,
                     cwd=self.log_dir,
                     stdout=sink,
