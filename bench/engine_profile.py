@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
 import collections
+import cProfile
 import os
 import pstats
 import re
@@ -38,8 +38,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import psycopg
-from engine import bench_engine, chain_definition, execute_run, fresh_database, publish_chain, queue_run
-from engine import start_postgres
+from engine import (
+    bench_engine,
+    chain_definition,
+    execute_run,
+    fresh_database,
+    publish_chain,
+    queue_run,
+    start_postgres,
+)
 from psycopg import _connection_base
 from table import print_table
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from agents.context import (
     ChatModelFactory,
@@ -23,7 +22,6 @@ from eawe.credential_scope import check_credential_target
 from eawe.db.models import Credential
 from eawe.db.repositories.mcp_servers import find_mcp_server
 from eawe.db.repositories.tenant_models import get_tenant_model
-from eawe.db.repositories.usage import record_node_execution
 from eawe.db.repositories.users import get_user
 from eawe.errors import EAWEError, NotFoundError
 
@@ -164,20 +162,20 @@ async def build_run_context(
         journal.event(RunEvent(tenant_id, run_id, "agent.audit", {"action": action}))
 
     async def node_executed(record: NodeExecutionRecord) -> None:
-        async def write(session: AsyncSession) -> None:
-            await record_node_execution(
-                session,
-                tenant_id=tenant_id,
-                run_id=run_id,
-                node_id=record.node_id,
-                node_type=record.node_type,
-                outcome=record.outcome,
-                started_at=record.started_at,
-                duration_ms=record.duration_ms,
-                token_usage=record.token_usage,
-            )
-
-        journal.defer(write)
+        counts = {model: dict(c) for model, c in record.token_usage.items()}
+        journal.node_execution(
+            {
+                "nodeId": record.node_id,
+                "nodeType": record.node_type,
+                "outcome": record.outcome,
+                "durationMs": record.duration_ms,
+                "tokenUsage": counts,
+                "inputTokens": sum(c.get("input_tokens", 0) for c in counts.values()),
+                "outputTokens": sum(c.get("output_tokens", 0) for c in counts.values()),
+                "totalTokens": sum(c.get("total_tokens", 0) for c in counts.values()),
+                "startedAt": record.started_at.isoformat(timespec="milliseconds"),
+            }
+        )
         usage = {
             "node_id": record.node_id,
             "node_type": record.node_type,

@@ -188,18 +188,39 @@ class StepSaver(PooledPostgresSaver):
         if not entries:
             return
         try:
-            async with self.database.transaction() as session:
-                if ns == "":
-                    await thread.journal.write(session)
-                async with (await _driver_connection(session)).cursor() as cur:
-                    for entry in entries:
-                        await cur.executemany(entry.query, entry.params)
+            await self._commit_step(thread if ns == "" else None, entries, [], None)
         except BaseException as exc:
             _settle(entries, exc)
             raise
         _settle(entries, None)
         if ns == "":
             thread.journal.committed()
+
+    async def _commit_step(
+        self,
+        thread: _Thread | None,
+        entries: list[_PendingWrites],
+        blobs: list[Any],
+        checkpoint_row: tuple[Any, ...] | None,
+    ) -> None:
+        """One transaction, one round trip for its statements: the journal's rows (lease check
+        included), the waiting writes, the blobs and the checkpoint, sent in a psycopg pipeline
+        on the session's connection (so the session's per-transaction set-up still applies)."""
+        async with self.database.transaction() as session:
+            rows = await thread.journal.take(session) if thread is not None else None
+            conn = await _driver_connection(session)
+            async with conn.cursor() as guard, conn.cursor() as cur:
+                async with conn.pipeline():
+                    if thread is not None and rows is not None:
+                        await thread.journal.send(guard, rows)
+                    for entry in entries:
+                        await cur.executemany(entry.query, entry.params)
+                    if blobs:
+                        await cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, blobs)
+                    if checkpoint_row is not None:
+                        await cur.execute(self.UPSERT_CHECKPOINTS_SQL, checkpoint_row)
+                if thread is not None and rows is not None:
+                    await thread.journal.settle(guard, rows)  # LeaseLostError: rolled back
 
     async def aput(
         self,
@@ -234,15 +255,7 @@ class StepSaver(PooledPostgresSaver):
         thread = self._threads.get(thread_id)
         entries = thread.pending.pop((ns, parent_id), []) if thread is not None and parent_id else []
         try:
-            async with self.database.transaction() as session:
-                if thread is not None and ns == "":
-                    await thread.journal.write(session)  # the lease check first: fail before writing
-                async with (await _driver_connection(session)).cursor() as cur:
-                    for entry in entries:
-                        await cur.executemany(entry.query, entry.params)
-                    if blobs:
-                        await cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, blobs)
-                    await cur.execute(self.UPSERT_CHECKPOINTS_SQL, row)
+            await self._commit_step(thread if ns == "" else None, entries, blobs, row)
         except BaseException as exc:
             _settle(entries, exc)
             raise

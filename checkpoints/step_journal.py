@@ -22,8 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkpoints.events import RunEvent
 from checkpoints.stream_log import StreamRecorder
-from eawe.audit import ActorType, AuditEntry, append_audit_entries
-from eawe.db.repositories.run_outbox import append_outbox, guard_step
+from eawe.audit import ActorType, redact
+from eawe.db.ids import new_id
+from eawe.db.models import utcnow
+from eawe.db.repositories.run_outbox import StepRows, send_step_rows, step_guard_of
 
 __all__ = ["LeaseLostError", "StepJournal"]
 
@@ -65,7 +67,8 @@ class StepJournal:
         self.lost = lost
         self.cancel = cancel
         self._committed = committed
-        self._audit: list[AuditEntry] = []
+        self._audit: list[dict[str, Any]] = []
+        self._usage: list[dict[str, Any]] = []
         self._deferred: list[Deferred] = []
 
     def audit(
@@ -79,12 +82,11 @@ class StepJournal:
         """An audit entry of this run, committed with the step."""
         self._audit.append(
             {
-                "tenant_id": self.tenant_id,
+                "id": new_id(),
                 "action": action,
-                "actor_type": actor_type,
-                "actor_id": actor_id,
-                "workflow_run_id": self.run_id,
-                "details": details,
+                "actorType": actor_type,
+                "actorId": actor_id,
+                "details": redact(details) if details is not None else None,
             }
         )
 
@@ -93,40 +95,82 @@ class StepJournal:
         self.recorder.add(event.type, {"data": event.data, "at": event.at})
 
     def defer(self, write: Deferred) -> None:
-        """Any other row of the step (e.g. a node's usage), written in the step's transaction."""
+        """Any other row of the step, written through the session in the step's transaction
+        (before the step's statements; prefer :meth:`node_execution` for usage rows)."""
         self._deferred.append(write)
+
+    def node_execution(self, row: dict[str, Any]) -> None:
+        """A node execution's usage row (``NodeExecution`` columns by database name, without
+        ``id``, tenant, run and ``createdAt``), committed with the step."""
+        self._usage.append({"id": new_id(), **row})
+
+    async def take(self, session: AsyncSession) -> StepRows | None:
+        """Empty the journal into the rows of one commit (deferred writes go to ``session`` now).
+
+        Call :func:`~eawe.db.repositories.run_outbox.send_step_rows` with them in the same
+        transaction, then :meth:`settle`. ``None``: nothing to write and no lease to check.
+        """
+        parts = await self.recorder.take(session)
+        audit, self._audit = self._audit, []
+        usage, self._usage = self._usage, []
+        deferred, self._deferred = self._deferred, []
+        for write in deferred:
+            await write(session)
+        if self.owner is None and not (parts or audit or usage):
+            return None
+        at = utcnow()
+        return StepRows(
+            self.tenant_id,
+            self.run_id,
+            at.replace(microsecond=at.microsecond // 1000 * 1000),
+            parts,
+            audit,
+            usage,
+        )
+
+    async def send(self, cursor: Any, rows: StepRows) -> None:
+        await send_step_rows(cursor, rows, owner=self.owner, lease_seconds=self.lease_seconds)
+
+    async def settle(self, cursor: Any, rows: StepRows) -> None:
+        """Read the outcome of :meth:`send` (after the pipeline's results are in).
+
+        Raises:
+            LeaseLostError: The lease is gone (``lost`` is set; the caller must roll back).
+        """
+        guard = await step_guard_of(cursor, len(rows.parts))
+        if guard is None:
+            if self.owner is None:
+                raise LookupError(f"run {self.run_id} does not exist")
+            self.lost.set()
+            raise LeaseLostError(f"run {self.run_id}: the lease is held by another worker")
+        if guard.cancel_requested and self.owner is not None:
+            self.cancel.set()
 
     async def write(self, session: AsyncSession, *, parts_only: bool = False) -> None:
         """Write everything gathered, in the caller's transaction, guarded by the lease.
 
         With ``parts_only`` just the stream parts and events (token streams between steps): the
-        audit entries and deferred rows wait for the step they belong to.
+        audit entries and usage rows wait for the step they belong to.
 
         Raises:
             LeaseLostError: The lease is gone (``lost`` is set; the caller must roll back).
         """
-        parts = await self.recorder.take(session)
-        if self.owner is not None:
-            guard = await guard_step(
-                session, self.run_id, owner=self.owner, lease_seconds=self.lease_seconds, count=len(parts)
-            )
-            if guard is None:
-                self.lost.set()
-                raise LeaseLostError(f"run {self.run_id}: the lease is held by another worker")
-            if guard.cancel_requested:
-                self.cancel.set()
-            first = guard.first_seq
-        else:
-            first = await self.recorder.reserve(session, len(parts))
-        if parts:
-            await append_outbox(session, self.tenant_id, self.run_id, first, parts)
         if parts_only:
+            held = self._audit, self._usage, self._deferred
+            self._audit, self._usage, self._deferred = [], [], []
+            try:
+                rows = await self.take(session)
+            finally:
+                self._audit, self._usage, self._deferred = held
+        else:
+            rows = await self.take(session)
+        if rows is None:
             return
-        audit, self._audit = self._audit, []
-        await append_audit_entries(session, audit)
-        deferred, self._deferred = self._deferred, []
-        for write in deferred:
-            await write(session)
+        connection = await session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        async with driver.cursor() as cursor:
+            await self.send(cursor, rows)
+            await self.settle(cursor, rows)
 
     def committed(self) -> None:
         """The transaction that ran :meth:`write` committed."""

@@ -10,17 +10,30 @@ seen ``seq`` N and reads ``seq > N`` misses nothing.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import json
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 from typing import Any
 
+from psycopg.types.json import Jsonb
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eawe.db.models import RunStreamEvent
 from eawe.db.repositories.threads import append_stream_events
 
-__all__ = ["StepGuard", "append_outbox", "guard_step", "outbox_after", "reserve_event_seqs"]
+__all__ = [
+    "StepGuard",
+    "StepRows",
+    "append_outbox",
+    "guard_step",
+    "outbox_after",
+    "reserve_event_seqs",
+    "send_step_rows",
+    "step_guard_of",
+]
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,92 @@ async def guard_step(
     if row is None:
         return None
     return StepGuard(first_seq=int(row.eventSeq) - count + 1, cancel_requested=bool(row.cancelRequested))
+
+
+_dumps = partial(json.dumps, default=str, separators=(",", ":"))
+
+# One statement for a step's rows: the run's row is updated first (lease checked and renewed when
+# an owner is given, seqs taken under its row lock), and the outbox, audit and usage rows are
+# inserted only if it matched: a worker that lost its run writes none of them.
+_STEP_SQL = """
+WITH guard AS (
+    UPDATE "WorkflowRun"
+    SET "eventSeq" = "eventSeq" + %(n)s{renew}
+    WHERE id = %(run)s{lease}
+    RETURNING "eventSeq", "cancelRequested"
+), outbox AS (
+    INSERT INTO "RunStreamEvent" ("runId", seq, "tenantId", event, data, "createdAt")
+    SELECT %(run)s, guard."eventSeq" - %(n)s + p.ord, %(tenant)s, p.part->>0, p.part->1, %(now)s
+    FROM guard, jsonb_array_elements(%(parts)s) WITH ORDINALITY AS p(part, ord)
+), audit AS (
+    INSERT INTO "AuditLog" (id, "tenantId", "workflowRunId", "actorId", "actorType", action, details,
+                            timestamp)
+    SELECT a.id, %(tenant)s, %(run)s, a."actorId", a."actorType", a.action, a.details, %(now)s
+    FROM guard, jsonb_to_recordset(%(audit)s)
+        AS a(id text, "actorId" text, "actorType" text, action text, details jsonb)
+), usage AS (
+    INSERT INTO "NodeExecution" (id, "tenantId", "workflowRunId", "nodeId", "nodeType", outcome,
+        "durationMs", "tokenUsage", "inputTokens", "outputTokens", "totalTokens", "startedAt",
+        "createdAt")
+    SELECT u.id, %(tenant)s, %(run)s, u."nodeId", u."nodeType", u.outcome, u."durationMs",
+        u."tokenUsage", u."inputTokens", u."outputTokens", u."totalTokens", u."startedAt", %(now)s
+    FROM guard, jsonb_to_recordset(%(usage)s)
+        AS u(id text, "nodeId" text, "nodeType" text, outcome text, "durationMs" int,
+             "tokenUsage" jsonb, "inputTokens" int, "outputTokens" int, "totalTokens" int,
+             "startedAt" timestamp)
+)
+SELECT "eventSeq", "cancelRequested" FROM guard"""
+_LEASED_STEP_SQL = _STEP_SQL.format(
+    renew=',\n        "leaseExpiresAt" = LOCALTIMESTAMP + make_interval(secs => %(ttl)s)',
+    lease=""" AND "leaseOwner" = %(owner)s AND status = 'RUNNING'""",
+)
+_UNLEASED_STEP_SQL = _STEP_SQL.format(renew="", lease="")
+
+
+@dataclass
+class StepRows:
+    """What one commit of a run stores besides its checkpoint: outbox parts (event, data), audit
+    entries (``id``, ``actorId``, ``actorType``, ``action``, ``details``, already redacted) and
+    node executions (``NodeExecution`` columns by their database names)."""
+
+    tenant_id: str
+    run_id: str
+    at: datetime
+    parts: Sequence[tuple[str, Any]] = ()
+    audit: Sequence[Mapping[str, Any]] = ()
+    usage: Sequence[Mapping[str, Any]] = ()
+
+
+async def send_step_rows(
+    cursor: Any, rows: StepRows, *, owner: str | None, lease_seconds: float = 0.0
+) -> None:
+    """Send the step's rows as one statement on a psycopg ``cursor`` (in the caller's transaction,
+    typically inside a pipeline with the checkpoint's statements). Read the outcome with
+    :func:`step_guard_of` once the results are in."""
+    params = {
+        "run": rows.run_id,
+        "tenant": rows.tenant_id,
+        "n": len(rows.parts),
+        "now": rows.at,
+        "parts": Jsonb([list(p) for p in rows.parts], dumps=_dumps),
+        "audit": Jsonb(list(rows.audit), dumps=_dumps),
+        "usage": Jsonb(list(rows.usage), dumps=_dumps),
+    }
+    if owner is None:
+        await cursor.execute(_UNLEASED_STEP_SQL, params, prepare=True)
+        return
+    params.update(owner=owner, ttl=lease_seconds)
+    await cursor.execute(_LEASED_STEP_SQL, params, prepare=True)
+
+
+async def step_guard_of(cursor: Any, count: int) -> StepGuard | None:
+    """The outcome of :func:`send_step_rows`: None when the run (or, leased, its lease) was gone
+    and nothing was written."""
+    row = await cursor.fetchone()
+    if row is None:
+        return None
+    seq, cancel = (row["eventSeq"], row["cancelRequested"]) if isinstance(row, dict) else row
+    return StepGuard(first_seq=int(seq) - count + 1, cancel_requested=bool(cancel))
 
 
 async def append_outbox(
