@@ -28,13 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from checkpoints.definitions import load_run_graph, validate_for_tenant
 from checkpoints.events import RunEvent, RunEventStream, enqueue_run, publish_event
 from checkpoints.hitl import HitlDecision, apply_decision
-from checkpoints.leases import claim_next_runs, claim_run
 from checkpoints.resources import EngineResources
 from checkpoints.run_queue import MultitaskStrategy, open_thread, queue_run
 from checkpoints.run_targets import RunTarget, target_of_assistant, target_of_workflow
 from checkpoints.saver import delete_run_checkpoints
 from checkpoints.thread_state import ThreadStates
-from checkpoints.worker_liveness import execute_guarded
 from eawe.audit import ActorType, append_audit
 from eawe.db.ids import new_id
 from eawe.db.models import (
@@ -222,30 +220,18 @@ class RunEngine:
         )
 
     async def execute_run(self, run_id: str) -> RunStatus | None:
-        """Claim the run (if it is PENDING or its lease expired) and execute it until it settles.
+        """Claim the run and execute it until it settles: :meth:`RunWorker.execute
+        <checkpoints.worker.RunWorker.execute>` (the one claim-and-execute path)."""
+        from checkpoints.worker import RunWorker  # the worker builds on the engine
 
-        This is the worker path. Returns the status the run was left in, or None if it was not
-        claimable (another worker has it, or it is paused or finished).
-        """
-        async with self.resources.database.transaction() as session:
-            claimed = await claim_run(
-                session, run_id, owner=self.resources.worker_id, lease_seconds=self.resources.lease_seconds
-            )
-        if claimed is None:
-            return None
-        return await execute_guarded(self.resources, claimed)
+        return await RunWorker(self).execute(run_id)
 
     async def execute_next(self, limit: int = 1) -> list[tuple[str, RunStatus | None]]:
-        """Claim up to ``limit`` runnable runs (oldest first) and execute them concurrently."""
-        async with self.resources.database.transaction() as session:
-            claimed = await claim_next_runs(
-                session,
-                owner=self.resources.worker_id,
-                lease_seconds=self.resources.lease_seconds,
-                limit=limit,
-            )
-        results = await asyncio.gather(*(execute_guarded(self.resources, c) for c in claimed))
-        return [(c.id, status) for c, status in zip(claimed, results, strict=True)]
+        """Claim up to ``limit`` runnable runs and execute them: :meth:`RunWorker.run_once
+        <checkpoints.worker.RunWorker.run_once>`."""
+        from checkpoints.worker import RunWorker
+
+        return await RunWorker(self).run_once(limit)
 
     async def recover(self, *, batch: int = 8) -> list[str]:
         """After a restart: execute every PENDING run and every RUNNING run whose lease expired.

@@ -216,12 +216,15 @@ class _Execution:
         async with self.r.database.session() as session:
             kwargs = await session.scalar(select(WorkflowRun.kwargs).where(WorkflowRun.id == self.run.id))
         action = (kwargs or {}).get("cancel_action", "interrupt")
+        if action != "rollback" and isinstance(self.r.saver, StepSaver):
+            with contextlib.suppress(LeaseLostError):  # keep what the run committed so far
+                await self.r.saver.flush_thread(self.run.thread_id)
         if action == "rollback":
             await delete_run_checkpoints(self.r.saver, self.run.thread_id, self.run.id)
         return await self._finish(RunStatus.CANCELLED, "RUN_CANCELLED", {"action": action}, set_error=False)
 
     # --- the run -----------------------------------------------------------------------------
-    async def _first_input(self, snapshot: StateSnapshot) -> Any:
+    async def _first_input(self, empty_thread: bool) -> Any:
         """What the run's first execution feeds the graph: its command, or its input."""
         command = self.run.kwargs.get("command")
         if isinstance(command, dict) and command:
@@ -230,7 +233,7 @@ class _Execution:
                 update=command.get("update"),
                 goto=command.get("goto") or (),
             )
-        if self.validated is not None and snapshot.created_at is None:
+        if self.validated is not None and empty_thread:
             return initial_state(self.validated.definition, self.run.input)
         return self.run.input
 
@@ -257,13 +260,19 @@ class _Execution:
         except EAWEError as exc:
             error = {"type": type(exc).__name__, "message": str(exc)}
             return await self._finish(RunStatus.FAILED, "RUN_FAILED", error, error=error, set_error=True)
-        snapshot = await graph.aget_state(self.config)
-        started = snapshot.created_at is not None and (snapshot.metadata or {}).get("run_id") == self.run.id
+        # A first attempt on the thread made for it has no checkpoint to read yet.
+        fresh = self.run.attempts == 1 and self.run.thread_id == self.run.id
+        snapshot = None if fresh else await graph.aget_state(self.config)
+        started = (
+            snapshot is not None
+            and snapshot.created_at is not None
+            and (snapshot.metadata or {}).get("run_id") == self.run.id
+        )
         graph_input: Any = None
         run_config = self.config
         if not started:
             try:
-                graph_input = await self._first_input(snapshot)
+                graph_input = await self._first_input(snapshot is None or snapshot.created_at is None)
             except EAWEError as exc:
                 error = {"type": "ValidationError", "message": str(exc)}
                 return await self._finish(RunStatus.FAILED, "RUN_FAILED", error, error=error, set_error=True)
@@ -293,7 +302,7 @@ class _Execution:
             RunEvent(self.run.tenant_id, self.run.id, "run.status", {"status": RunStatus.RUNNING.value})
         )
         while True:
-            if started and self.is_workflow and snapshot.interrupts:
+            if started and snapshot is not None and self.is_workflow and snapshot.interrupts:
                 async with self.r.database.session() as session:
                     resume = await decided_resume_values(
                         session, self.run.tenant_id, self.run.id, snapshot.interrupts

@@ -102,6 +102,8 @@ class _Thread:
     journal: StepJournal
     pending: dict[tuple[str, str], list[_PendingWrites]] = field(default_factory=dict)
     """(checkpoint_ns, checkpoint_id) → writes waiting for the checkpoint that follows it."""
+    held: tuple[list[Any], tuple[Any, ...]] | None = None
+    """The run's input checkpoint (blobs, row): committed with the next commit of the thread."""
 
 
 def _settle(entries: list[_PendingWrites], error: BaseException | None) -> None:
@@ -150,6 +152,9 @@ class StepSaver(PooledPostgresSaver):
         if thread is not None:
             for ns, checkpoint_id in list(thread.pending):
                 await self._commit_writes(thread_id, thread, ns, checkpoint_id)
+            if thread.held is not None:
+                await self._commit_step(thread, thread, [], [], None)
+                thread.journal.committed()
 
     async def aput_writes(
         self,
@@ -188,7 +193,7 @@ class StepSaver(PooledPostgresSaver):
         if not entries:
             return
         try:
-            await self._commit_step(thread if ns == "" else None, entries, [], None)
+            await self._commit_step(thread, thread if ns == "" else None, entries, [], None)
         except BaseException as exc:
             _settle(entries, exc)
             raise
@@ -198,14 +203,23 @@ class StepSaver(PooledPostgresSaver):
 
     async def _commit_step(
         self,
+        owner: _Thread | None,
         thread: _Thread | None,
         entries: list[_PendingWrites],
         blobs: list[Any],
         checkpoint_row: tuple[Any, ...] | None,
     ) -> None:
         """One transaction, one round trip for its statements: the journal's rows (lease check
-        included), the waiting writes, the blobs and the checkpoint, sent in a psycopg pipeline
-        on the session's connection (so the session's per-transaction set-up still applies)."""
+        included) when ``thread`` is given, the held input checkpoint of ``owner``, the waiting
+        writes, the blobs and the checkpoint, sent in a psycopg pipeline on the session's
+        connection (so the session's per-transaction set-up still applies)."""
+        held = None
+        if owner is not None:
+            held, owner.held = owner.held, None
+        if held is not None:
+            blobs, rows_before = [*held[0], *blobs], [held[1]]
+        else:
+            rows_before = []
         async with self.database.transaction() as session:
             rows = await thread.journal.take(session) if thread is not None else None
             conn = await _driver_connection(session)
@@ -217,6 +231,8 @@ class StepSaver(PooledPostgresSaver):
                         await cur.executemany(entry.query, entry.params)
                     if blobs:
                         await cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, blobs)
+                    for before in rows_before:
+                        await cur.execute(self.UPSERT_CHECKPOINTS_SQL, before)
                     if checkpoint_row is not None:
                         await cur.execute(self.UPSERT_CHECKPOINTS_SQL, checkpoint_row)
                 if thread is not None and rows is not None:
@@ -254,17 +270,29 @@ class StepSaver(PooledPostgresSaver):
         )
         thread = self._threads.get(thread_id)
         entries = thread.pending.pop((ns, parent_id), []) if thread is not None and parent_id else []
+        done = {
+            "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}
+        }
+        if (
+            thread is not None
+            and ns == ""
+            and metadata.get("source") == "input"
+            and not entries
+            and thread.held is None
+        ):
+            # The input checkpoint records no node's work: it waits for the first step's commit
+            # (a crash before it re-feeds the run's input; nothing that finished runs again).
+            thread.held = (blobs, row)
+            return done  # type: ignore[return-value]
         try:
-            await self._commit_step(thread if ns == "" else None, entries, blobs, row)
+            await self._commit_step(thread, thread if ns == "" else None, entries, blobs, row)
         except BaseException as exc:
             _settle(entries, exc)
             raise
         _settle(entries, None)
         if thread is not None and ns == "":
             thread.journal.committed()
-        return {
-            "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}
-        }
+        return done  # type: ignore[return-value]
 
 
 async def delete_run_checkpoints(saver: Any, thread_id: str, run_id: str) -> None:

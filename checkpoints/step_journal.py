@@ -168,6 +168,7 @@ class StepJournal:
             return
         connection = await session.connection()
         driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None  # a connection of the session's open transaction
         async with driver.cursor() as cursor:
             await self.send(cursor, rows)
             await self.settle(cursor, rows)

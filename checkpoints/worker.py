@@ -14,8 +14,9 @@ from collections.abc import Callable
 
 from checkpoints.cron_scheduler import fire_due_crons
 from checkpoints.engine import RunEngine
-from checkpoints.leases import ClaimedRun, claim_next_runs
+from checkpoints.leases import ClaimedRun, claim_next_runs, claim_run
 from checkpoints.worker_liveness import execute_guarded
+from eawe.db.models import RunStatus
 
 __all__ = ["RunWorker"]
 
@@ -55,6 +56,29 @@ class RunWorker:
             return await claim_next_runs(
                 session, owner=resources.worker_id, lease_seconds=resources.lease_seconds, limit=limit
             )
+
+    async def _claim_one(self, run_id: str) -> ClaimedRun | None:
+        resources = self.engine.resources
+        async with resources.database.transaction() as session:
+            return await claim_run(
+                session, run_id, owner=resources.worker_id, lease_seconds=resources.lease_seconds
+            )
+
+    async def execute(self, run_id: str) -> RunStatus | None:
+        """Claim ``run_id`` (if it is PENDING or its lease expired) and execute it until it settles.
+
+        Returns the status the run was left in, or None if it was not claimable (another worker
+        has it, or it is paused or finished) or the lease was lost.
+        """
+        claimed = await self._claim_one(run_id)
+        return None if claimed is None else await execute_guarded(self.engine.resources, claimed)
+
+    async def run_once(self, limit: int = 1) -> list[tuple[str, RunStatus | None]]:
+        """Claim up to ``limit`` runnable runs (oldest first) and execute them concurrently until
+        they settle: one pass of :meth:`run`, for tests, the CLI and benchmarks."""
+        claimed = await self._claim(limit)
+        results = await asyncio.gather(*(execute_guarded(self.engine.resources, c) for c in claimed))
+        return [(c.id, status) for c, status in zip(claimed, results, strict=True)]
 
     async def _execute(self, claimed: ClaimedRun) -> object:
         try:
