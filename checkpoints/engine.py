@@ -51,6 +51,7 @@ from eawe.db.repositories import workflows as workflow_repo
 from eawe.db.repositories.feedback import CorrectionFilters
 from eawe.db.repositories.hitl import cancel_open_tasks
 from eawe.db.repositories.users import get_user
+from eawe.db.tenant_scope import system_scope
 from eawe.errors import ConflictError
 from eawe.feedback_dataset import correction_lines
 from eawe.jsonable import jsonable
@@ -227,23 +228,28 @@ class RunEngine:
         This is the worker path. Returns the status the run was left in, or None if it was not
         claimable (another worker has it, or it is paused or finished).
         """
-        async with self.resources.database.transaction() as session:
-            claimed = await claim_run(
-                session, run_id, owner=self.resources.worker_id, lease_seconds=self.resources.lease_seconds
-            )
+        with system_scope():  # claims span every tenant
+            async with self.resources.database.transaction() as session:
+                claimed = await claim_run(
+                    session,
+                    run_id,
+                    owner=self.resources.worker_id,
+                    lease_seconds=self.resources.lease_seconds,
+                )
         if claimed is None:
             return None
         return await execute_guarded(self.resources, claimed)
 
     async def execute_next(self, limit: int = 1) -> list[tuple[str, RunStatus | None]]:
         """Claim up to ``limit`` runnable runs (oldest first) and execute them concurrently."""
-        async with self.resources.database.transaction() as session:
-            claimed = await claim_next_runs(
-                session,
-                owner=self.resources.worker_id,
-                lease_seconds=self.resources.lease_seconds,
-                limit=limit,
-            )
+        with system_scope():  # claims span every tenant
+            async with self.resources.database.transaction() as session:
+                claimed = await claim_next_runs(
+                    session,
+                    owner=self.resources.worker_id,
+                    lease_seconds=self.resources.lease_seconds,
+                    limit=limit,
+                )
         results = await asyncio.gather(*(execute_guarded(self.resources, c) for c in claimed))
         return [(c.id, status) for c, status in zip(claimed, results, strict=True)]
 

@@ -16,6 +16,7 @@ from checkpoints.cron_scheduler import fire_due_crons
 from checkpoints.engine import RunEngine
 from checkpoints.leases import ClaimedRun, claim_next_runs
 from checkpoints.worker_liveness import execute_guarded
+from eawe.db.tenant_scope import system_scope
 
 __all__ = ["RunWorker"]
 
@@ -51,10 +52,11 @@ class RunWorker:
 
     async def _claim(self, limit: int) -> list[ClaimedRun]:
         resources = self.engine.resources
-        async with resources.database.transaction() as session:
-            return await claim_next_runs(
-                session, owner=resources.worker_id, lease_seconds=resources.lease_seconds, limit=limit
-            )
+        with system_scope():  # claims span every tenant
+            async with resources.database.transaction() as session:
+                return await claim_next_runs(
+                    session, owner=resources.worker_id, lease_seconds=resources.lease_seconds, limit=limit
+                )
 
     async def _execute(self, claimed: ClaimedRun) -> object:
         try:

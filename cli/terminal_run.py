@@ -200,15 +200,12 @@ async def run_workflow_file(
     Raises:
         eawe.errors.ValidationError: Unreadable or invalid definition, or bad input.
     """
-    from eawe.db.database import open_database, resolve_conninfo
-    from eawe.db.migrate import upgrade
+    from eawe.db.database import open_app_database
 
     definition = _read_definition(workflow)
     ask = prompt or terminal_prompt
     async with AsyncExitStack() as stack:
-        conninfo = await asyncio.to_thread(resolve_conninfo, settings)
-        await asyncio.to_thread(upgrade, conninfo)
-        database = await open_database(settings, conninfo=conninfo)
+        database = await open_app_database(settings)
         stack.push_async_callback(database.dispose)
         engine = await open_engine(
             settings,

@@ -32,7 +32,7 @@ async def _engine(settings: Any, database: Any, worker_id: str) -> RunEngine:
 
 
 async def test_a_worker_that_loses_its_liveness_stops_and_another_takes_over_at_once(
-    settings: Any, database: Any, database_conninfo: str, tenant_factory: Any
+    settings: Any, database: Any, owner_conninfo: str, tenant_factory: Any
 ) -> None:
     t = await tenant_factory()
     arrived, release = threading.Event(), threading.Event()
@@ -72,7 +72,7 @@ async def test_a_worker_that_loses_its_liveness_stops_and_another_takes_over_at_
         # Its liveness session ends (as when PostgreSQL drops the connection) while it executes.
         liveness = first.resources.liveness
         assert liveness is not None and liveness._conn is not None
-        with psycopg.connect(database_conninfo, autocommit=True) as admin:
+        with psycopg.connect(owner_conninfo, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (liveness._conn.info.backend_pid,))
         assert await asyncio.wait_for(executing, 10) is None  # it stopped, without an outcome
         assert first.resources.worker_id != "liveness-first" and liveness.losses == 1
