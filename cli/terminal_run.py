@@ -205,7 +205,7 @@ async def run_workflow_file(
     definition = _read_definition(workflow)
     ask = prompt or terminal_prompt
     async with AsyncExitStack() as stack:
-        database = await open_app_database(settings)
+        database = await open_app_database(settings, check_role=False)
         stack.push_async_callback(database.dispose)
         engine = await open_engine(
             settings,

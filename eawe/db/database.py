@@ -124,12 +124,17 @@ async def open_database(settings: Settings, *, conninfo: str | None = None) -> D
     )
 
 
-async def open_app_database(settings: Settings, *, migrate: bool | None = None) -> Database:
+async def open_app_database(
+    settings: Settings, *, migrate: bool | None = None, check_role: bool = True
+) -> Database:
     """The one start-up sequence of every EAWE process: conninfos → upgrade → database.
 
     Args:
         migrate: Apply pending migrations as the owner first (default: in embedded mode only;
             with an external database run ``eawe db upgrade`` at deploy time).
+        check_role: Warn when row-level security would not bind the application's login (a
+            superuser, BYPASSRLS, or the tables' owner). Off for operator commands, which act
+            on every tenant anyway.
     """
     from eawe.db.owner_upgrade import upgrade_database
     from eawe.db.roles import check_app_role
@@ -138,7 +143,7 @@ async def open_app_database(settings: Settings, *, migrate: bool | None = None) 
     if migrate if migrate is not None else settings.embedded_mode:
         for name in await asyncio.to_thread(upgrade_database, conninfos):
             _log.info("applied migration %s", name)
-    warning = await asyncio.to_thread(check_app_role, conninfos.app)
+    warning = await asyncio.to_thread(check_app_role, conninfos.app) if check_role else None
     if warning:
         _log.warning("%s", warning)
     return await open_database(settings, conninfo=conninfos.app)
