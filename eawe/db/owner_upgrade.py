@@ -7,6 +7,7 @@ runs DDL runs here, once per start-up or ``eawe db upgrade``, with the owner's c
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import psycopg
 from langgraph.checkpoint.postgres import PostgresSaver
@@ -25,15 +26,18 @@ _LOCK = "eawe-owner-upgrade"
 _LOCK_WAIT_SECONDS = 300.0
 
 
+def _try_lock(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s)) AS got", (_LOCK,)).fetchone()
+    return bool(row and row["got"])
+
+
 def upgrade_database(conninfos: Conninfos) -> list[str]:
     """Apply pending migrations, set up LangGraph's checkpoint and store tables, grant them to
     ``eawe_app``, and create the embedded runtime login. Returns the migrations applied."""
     applied = upgrade(conninfos.owner)
     with psycopg.connect(conninfos.owner, autocommit=True, row_factory=dict_row) as conn:
         deadline = time.monotonic() + _LOCK_WAIT_SECONDS
-        while not conn.execute("SELECT pg_try_advisory_lock(hashtext(%s)) AS got", (_LOCK,)).fetchone()[
-            "got"
-        ]:
+        while not _try_lock(conn):
             if time.monotonic() > deadline:
                 raise TimeoutError("another process held the database upgrade lock for too long")
             time.sleep(0.2)

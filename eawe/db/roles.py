@@ -10,6 +10,8 @@ with an external database as whatever login ``DATABASE_URL`` names, e.g.::
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
@@ -39,7 +41,7 @@ def login_name(conninfo: str) -> str | None:
     return make_url(conninfo).username
 
 
-def ensure_runtime_login(conn: psycopg.Connection) -> None:
+def ensure_runtime_login(conn: psycopg.Connection[Any]) -> None:
     """Create :data:`RUNTIME_LOGIN` in :data:`APP_ROLE` if missing (needs CREATEROLE)."""
     exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (RUNTIME_LOGIN,)).fetchone()
     if exists is None:

@@ -18,10 +18,11 @@ is issued and the policies let no tenant row through: a forgotten scope fails cl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -32,6 +33,7 @@ __all__ = [
     "ScopedSession",
     "bind_tenant",
     "current_scope",
+    "scoped_to_tenant",
     "system_scope",
     "tenant_scope",
 ]
@@ -78,6 +80,24 @@ def system_scope() -> Iterator[None]:
 def bind_tenant(tenant_id: str) -> None:
     """Scope the rest of the current task to ``tenant_id`` (a request, once authenticated)."""
     _scope.set(_checked(tenant_id))
+
+
+_Self = TypeVar("_Self")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def scoped_to_tenant(
+    method: Callable[Concatenate[_Self, str, _P], Awaitable[_R]],
+) -> Callable[Concatenate[_Self, str, _P], Awaitable[_R]]:
+    """An async method whose first argument is a tenant id runs in that tenant's scope."""
+
+    @functools.wraps(method)
+    async def scoped(self: _Self, tenant_id: str, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with tenant_scope(tenant_id):
+            return await method(self, tenant_id, *args, **kwargs)
+
+    return scoped
 
 
 class ScopedSession(Session):
