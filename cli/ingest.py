@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import or_, select
 
+from cli.operator_scope import operator_command
 from eawe.db.database import Database, open_app_database
 from eawe.db.models import Tenant
 from eawe.db.repositories.tenants import create_tenant
@@ -36,6 +37,7 @@ async def _resolve_tenant(database: Database, tenant: str) -> str:
     raise NotFoundError("tenant", tenant)
 
 
+@operator_command
 async def ingest_from_cli(
     paths: Sequence[Path], allowed_roles: Sequence[str], *, tenant: str, settings: Settings, console: Console
 ) -> bool:

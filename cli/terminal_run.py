@@ -27,6 +27,7 @@ from sqlalchemy import func, or_, select
 from checkpoints.engine import RunEngine
 from checkpoints.hitl import HitlDecision
 from checkpoints.open_engine import open_document_retrieval, open_engine
+from cli.operator_scope import operator_command
 from eawe.db.models import Document, HITLStatus, HITLTask, Role, RunStatus, Tenant, User, WorkflowDefinition
 from eawe.db.repositories import workflows as workflow_repo
 from eawe.db.repositories.hitl import tasks_for_run
@@ -182,6 +183,7 @@ def _prompt_of(task: HITLTask) -> ApprovalPrompt:
     )
 
 
+@operator_command
 async def run_workflow_file(
     workflow: Path,
     run_input: dict[str, Any],

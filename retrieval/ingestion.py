@@ -26,6 +26,7 @@ from eawe.db.repositories import document_leases
 from eawe.db.repositories import documents as repo
 from eawe.db.repositories.document_leases import INTERRUPTED_REASON
 from eawe.db.repositories.documents import DocumentAccess
+from eawe.db.tenant_scope import scoped_by_tenant_argument
 from eawe.errors import ConflictError, PermissionDeniedError
 from eawe.settings import Settings
 from retrieval.chunk_payload import DocumentInfo
@@ -97,6 +98,7 @@ def _file_type_label(file_name: str) -> str:
         return (Path(file_name).suffix.lstrip(".") or "UNKNOWN").upper()[:20]
 
 
+@scoped_by_tenant_argument
 async def register_document(
     database: Database,
     *,
@@ -153,6 +155,7 @@ async def register_document(
         return existing
 
 
+@scoped_by_tenant_argument
 async def index_document(
     document_id: str,
     data: bytes,
@@ -358,6 +361,7 @@ def _progress_adapter(progress: Any, total: int) -> ProgressHook | None:
     raise TypeError("progress must be a callable taking IngestProgress or a rich.progress.Progress")
 
 
+@scoped_by_tenant_argument
 async def ingest_paths(
     paths: Iterable[Path | str],
     *,

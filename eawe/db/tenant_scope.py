@@ -19,6 +19,7 @@ is issued and the policies let no tenant row through: a forgotten scope fails cl
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,6 +34,7 @@ __all__ = [
     "ScopedSession",
     "bind_tenant",
     "current_scope",
+    "scoped_by_tenant_argument",
     "scoped_to_tenant",
     "system_scope",
     "tenant_scope",
@@ -96,6 +98,20 @@ def scoped_to_tenant(
     async def scoped(self: _Self, tenant_id: str, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         with tenant_scope(tenant_id):
             return await method(self, tenant_id, *args, **kwargs)
+
+    return scoped
+
+
+def scoped_by_tenant_argument(function: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaitable[_R]]:
+    """An async function with a ``tenant_id`` parameter runs in that tenant's scope."""
+    signature = inspect.signature(function)
+    if "tenant_id" not in signature.parameters:
+        raise TypeError(f"{function.__qualname__} has no tenant_id parameter")
+
+    @functools.wraps(function)
+    async def scoped(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with tenant_scope(signature.bind(*args, **kwargs).arguments["tenant_id"]):
+            return await function(*args, **kwargs)
 
     return scoped
 
