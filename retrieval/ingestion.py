@@ -26,7 +26,7 @@ from eawe.db.repositories import document_leases
 from eawe.db.repositories import documents as repo
 from eawe.db.repositories.document_leases import INTERRUPTED_REASON
 from eawe.db.repositories.documents import DocumentAccess
-from eawe.db.tenant_scope import scoped_by_tenant_argument
+from eawe.db.tenant_scope import scoped_by_tenant_argument, tenant_scope
 from eawe.errors import ConflictError, PermissionDeniedError
 from eawe.settings import Settings
 from retrieval.chunk_payload import DocumentInfo
@@ -304,6 +304,31 @@ async def _fail(
 
 
 async def remove_document(
+    document_id: str,
+    *,
+    permission_filter: PermissionFilter,
+    database: Database,
+    store: ChunkStore,
+    actor_id: str | None = None,
+) -> None:
+    """Delete a document of the filter's tenant: its vector points, then its row.
+
+    Points go first so a failure never leaves searchable chunks without a row.
+
+    Raises:
+        eawe.errors.NotFoundError: No such document in the caller's tenant.
+    """
+    with tenant_scope(permission_filter.tenant_id):
+        await _remove_document(
+            document_id,
+            permission_filter=permission_filter,
+            database=database,
+            store=store,
+            actor_id=actor_id,
+        )
+
+
+async def _remove_document(
     document_id: str,
     *,
     permission_filter: PermissionFilter,
