@@ -44,7 +44,7 @@ async def _open_and_seal(settings: Settings) -> Any:
     from eawe.audit_sealer import AuditSealer
     from eawe.db.database import open_app_database
 
-    database = await open_app_database(settings, check_role=False)
+    database = await open_app_database(settings, migrate=True, check_role=False)
     await AuditSealer(database.sqlalchemy_url, settings.audit_signer()).seal_now()
     return database
 

@@ -42,7 +42,7 @@ async def ingest_from_cli(
     paths: Sequence[Path], allowed_roles: Sequence[str], *, tenant: str, settings: Settings, console: Console
 ) -> bool:
     """Index ``paths`` for ``tenant`` (id or name) with a progress bar; True if no file failed."""
-    database = await open_app_database(settings, check_role=False)
+    database = await open_app_database(settings, migrate=True, check_role=False)
     store: Any = None
     try:
         tenant_id = await _resolve_tenant(database, tenant)

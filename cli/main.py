@@ -88,7 +88,7 @@ async def _open(settings: Settings) -> Any:
     """Open the database and apply pending migrations."""
     from eawe.db.database import open_app_database
 
-    return await open_app_database(settings, check_role=False)
+    return await open_app_database(settings, migrate=True, check_role=False)
 
 
 @db_app.command("upgrade")

@@ -207,7 +207,7 @@ async def run_workflow_file(
     definition = _read_definition(workflow)
     ask = prompt or terminal_prompt
     async with AsyncExitStack() as stack:
-        database = await open_app_database(settings, check_role=False)
+        database = await open_app_database(settings, migrate=True, check_role=False)
         stack.push_async_callback(database.dispose)
         engine = await open_engine(
             settings,
