@@ -140,11 +140,11 @@ def fresh_database(admin: str) -> tuple[str, Callable[[], None]]:
 async def bench_engine(conninfo: str) -> AsyncIterator[Any]:
     """The engine on a migrated ``conninfo`` (no cross-process events), closed on exit."""
     from checkpoints import open_engine
-    from eawe.db.database import open_database
-    from eawe.db.migrate import upgrade
+    from eawe.db.database import Conninfos, open_database
+    from eawe.db.owner_upgrade import upgrade_database
     from eawe.settings import Settings
 
-    await asyncio.to_thread(upgrade, conninfo)
+    await asyncio.to_thread(upgrade_database, Conninfos(owner=conninfo, app=conninfo))
     settings = Settings(
         _env_file=None, database_url=conninfo, data_dir=Path(tempfile.mkdtemp()), db_pool_size=20
     )

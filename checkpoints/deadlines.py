@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from checkpoints.events import RunEvent, publish_event
 from eawe.audit import append_audit
 from eawe.db.models import HITLStatus, HITLTask, Role, RunStatus, WorkflowRun, utcnow
 from eawe.db.repositories import hitl as tasks
+from eawe.db.tenant_scope import system_scope
 
 if TYPE_CHECKING:
     from eawe.db.database import Database
@@ -83,6 +85,13 @@ async def escalate_overdue(database: Database, *, limit: int = 100) -> list[Esca
     """Escalate up to ``limit`` overdue tasks whose approval node says how; returns what was done."""
     now = utcnow()
     done: list[Escalation] = []
+    with system_scope():  # overdue tasks of every tenant
+        return await _escalate(database, now, done, limit)
+
+
+async def _escalate(
+    database: Database, now: datetime, done: list[Escalation], limit: int
+) -> list[Escalation]:
     async with database.transaction() as session:
         overdue = (
             await session.scalars(

@@ -49,6 +49,7 @@ from eawe.db.repositories import workflows as workflow_repo
 from eawe.db.repositories.feedback import CorrectionFilters
 from eawe.db.repositories.hitl import cancel_open_tasks
 from eawe.db.repositories.users import get_user
+from eawe.db.tenant_scope import scoped_to_tenant, tenant_scope
 from eawe.errors import ConflictError
 from eawe.feedback_dataset import correction_lines
 from eawe.jsonable import jsonable
@@ -70,6 +71,7 @@ class RunEngine:
         """Checkpoint-level thread operations: state, history, update, copy, delete, prune."""
 
     # --- definitions -------------------------------------------------------------------------
+    @scoped_to_tenant
     async def validate(self, tenant_id: str, definition: Any) -> ValidatedWorkflow:
         """Validate and test-compile a definition (subworkflows resolved in the tenant).
 
@@ -79,6 +81,7 @@ class RunEngine:
         async with self.resources.database.session() as session:
             return await validate_for_tenant(self.resources, session, tenant_id, definition)
 
+    @scoped_to_tenant
     async def publish(
         self, tenant_id: str, workflow_id: str, *, actor_id: str | None
     ) -> WorkflowDefinitionVersion:
@@ -93,6 +96,7 @@ class RunEngine:
             )
 
     # --- runs ----------------------------------------------------------------------------------
+    @scoped_to_tenant
     async def start_run(
         self,
         tenant_id: str,
@@ -128,6 +132,7 @@ class RunEngine:
                 multitask_strategy=multitask_strategy,
             )
 
+    @scoped_to_tenant
     async def create_run(
         self,
         tenant_id: str,
@@ -246,6 +251,7 @@ class RunEngine:
                 return done
             done.extend(run_id for run_id, _ in executed)
 
+    @scoped_to_tenant
     async def decide(
         self, tenant_id: str, task_id: str, decision: HitlDecision | Mapping[str, Any], *, actor_id: str
     ) -> HITLTask:
@@ -263,6 +269,7 @@ class RunEngine:
             task, _queued = await apply_decision(session, tenant_id, task_id, parsed, actor)
         return task
 
+    @scoped_to_tenant
     async def cancel(
         self,
         tenant_id: str,
@@ -319,6 +326,7 @@ class RunEngine:
             await delete_run_checkpoints(self.resources.saver, run.thread_id, run_id)
         return run
 
+    @scoped_to_tenant
     async def retry(self, tenant_id: str, run_id: str, *, actor_id: str | None) -> WorkflowRun:
         """Queue a run PAUSED_WITH_ERROR again; it resumes from its last checkpoint.
 
@@ -363,6 +371,7 @@ class RunEngine:
             raise RuntimeError("this engine was opened without events")
         return self.resources.events.subscribe(tenant_id, run_id)
 
+    @scoped_to_tenant
     async def run_state(self, tenant_id: str, run_id: str) -> dict[str, Any]:
         """The latest checkpoint of the run's thread: state values, next nodes and open interrupts."""
         async with self.resources.database.session() as session:
@@ -381,11 +390,13 @@ class RunEngine:
         self, tenant_id: str, *, workflow_id: str | None = None, filters: CorrectionFilters | None = None
     ) -> AsyncIterator[str]:
         """Decided HITL tasks as JSONL lines: the feedback dataset (:mod:`eawe.feedback_dataset`)."""
-        async for line in correction_lines(
-            self.resources.database, tenant_id, filters or CorrectionFilters(workflow_id=workflow_id)
-        ):
-            yield line
+        with tenant_scope(tenant_id):
+            async for line in correction_lines(
+                self.resources.database, tenant_id, filters or CorrectionFilters(workflow_id=workflow_id)
+            ):
+                yield line
 
+    @scoped_to_tenant
     async def prune_checkpoints(
         self, tenant_id: str, *, finished_before: datetime | None = None, keep_latest: bool = True
     ) -> int:
@@ -416,6 +427,7 @@ class RunEngine:
                     await saver.adelete_thread(run_id)
         return len(run_ids)
 
+    @scoped_to_tenant
     async def get_actor(self, tenant_id: str, user_id: str) -> User:
         async with self.resources.database.session() as session:
             return await get_user(session, tenant_id, user_id)

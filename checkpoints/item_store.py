@@ -12,8 +12,6 @@ each process runs; sweeps from several processes are the same idempotent DELETE.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,9 +23,6 @@ from psycopg_pool import AsyncConnectionPool
 from checkpoints.tenant_store import TenantStore
 
 __all__ = ["ItemStore", "open_item_store"]
-
-_SETUP_LOCK = "eawe.item_store_setup"
-_SETUP_WAIT_SECONDS = 120.0
 
 
 @dataclass
@@ -54,29 +49,8 @@ class ItemStore:
         await self.postgres.stop_ttl_sweeper(timeout=10)
 
 
-async def _setup_once(pool: AsyncConnectionPool[Any], store: AsyncPostgresStore) -> None:
-    # Several processes may start at once and the migrations are not concurrency-safe. Wait for
-    # the lock by polling: a session blocked inside pg_advisory_lock holds a snapshot that the
-    # holder's CREATE INDEX CONCURRENTLY would wait for (a deadlock).
-    deadline = time.monotonic() + _SETUP_WAIT_SECONDS
-    async with pool.connection() as conn:
-        while True:
-            row = await (
-                await conn.execute("SELECT pg_try_advisory_lock(hashtext(%s)) AS got", (_SETUP_LOCK,))
-            ).fetchone()
-            if row is not None and (row["got"] if isinstance(row, dict) else row[0]):
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError("another process held the store setup lock for too long")
-            await asyncio.sleep(0.2)
-        try:
-            await store.setup()
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (_SETUP_LOCK,))
-
-
 async def open_item_store(pool: AsyncConnectionPool[Any], *, sweep_interval_minutes: int = 5) -> ItemStore:
-    """Build the store on ``pool``, create/upgrade its tables and start its TTL sweeper.
+    """Build the store on ``pool`` and start its TTL sweeper (tables: ``eawe db upgrade``).
 
     Args:
         pool: An open psycopg pool with ``autocommit`` and ``dict_row`` connections (the
@@ -90,6 +64,5 @@ async def open_item_store(pool: AsyncConnectionPool[Any], *, sweep_interval_minu
         "sweep_interval_minutes": sweep_interval_minutes,
     }
     store = AsyncPostgresStore(pool, ttl=ttl)
-    await _setup_once(pool, store)
     await store.start_ttl_sweeper()
     return ItemStore(postgres=store)

@@ -17,6 +17,7 @@ from typing import Any
 from checkpoints.events import RunEventHub
 from eawe.db.database import Database
 from eawe.db.repositories.run_outbox import outbox_after
+from eawe.db.tenant_scope import scoped_by_tenant_argument
 
 __all__ = ["RUN_EVENT_TYPES", "StoredRunEvent", "follow_run_events", "read_run_events"]
 
@@ -49,6 +50,7 @@ class StoredRunEvent:
     at: str
 
 
+@scoped_by_tenant_argument
 async def read_run_events(
     database: Database, tenant_id: str, run_id: str, *, after: int = 0, limit: int = _PAGE
 ) -> list[StoredRunEvent]:

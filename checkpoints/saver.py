@@ -60,8 +60,6 @@ __all__ = [
     "open_checkpoint_store",
 ]
 
-_SETUP_LOCK = "eawe.checkpoint_setup"
-
 
 class PooledPostgresSaver(AsyncPostgresSaver):
     """``AsyncPostgresSaver`` without the instance-wide lock when backed by a pool."""
@@ -338,7 +336,7 @@ async def open_checkpoint_store(
     serialize: bool = False,
     database: Database | None = None,
 ) -> CheckpointStore:
-    """Open the pool, build the saver and create/upgrade the checkpoint tables.
+    """Open the pool and build the saver (its tables: :func:`eawe.db.owner_upgrade.upgrade_database`).
 
     Args:
         conninfo: libpq URI of the EAWE database.
@@ -364,15 +362,4 @@ async def open_checkpoint_store(
         saver = StepSaver(pool, database)
     else:
         saver = PooledPostgresSaver(pool)
-    try:
-        async with pool.connection() as conn:
-            # Several processes may start at once; the saver's migrations are not concurrency-safe.
-            await conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (_SETUP_LOCK,))
-            try:
-                await saver.setup()
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (_SETUP_LOCK,))
-    except BaseException:
-        await pool.close()
-        raise
     return CheckpointStore(pool=pool, saver=saver)

@@ -17,6 +17,7 @@ from checkpoints.engine import RunEngine
 from checkpoints.leases import ClaimedRun, claim_next_runs, claim_run
 from checkpoints.worker_liveness import execute_guarded
 from eawe.db.models import RunStatus
+from eawe.db.tenant_scope import system_scope
 
 __all__ = ["RunWorker"]
 
@@ -52,17 +53,19 @@ class RunWorker:
 
     async def _claim(self, limit: int) -> list[ClaimedRun]:
         resources = self.engine.resources
-        async with resources.database.transaction() as session:
-            return await claim_next_runs(
-                session, owner=resources.worker_id, lease_seconds=resources.lease_seconds, limit=limit
-            )
+        with system_scope():  # claims span every tenant
+            async with resources.database.transaction() as session:
+                return await claim_next_runs(
+                    session, owner=resources.worker_id, lease_seconds=resources.lease_seconds, limit=limit
+                )
 
     async def _claim_one(self, run_id: str) -> ClaimedRun | None:
         resources = self.engine.resources
-        async with resources.database.transaction() as session:
-            return await claim_run(
-                session, run_id, owner=resources.worker_id, lease_seconds=resources.lease_seconds
-            )
+        with system_scope():  # claims span every tenant
+            async with resources.database.transaction() as session:
+                return await claim_run(
+                    session, run_id, owner=resources.worker_id, lease_seconds=resources.lease_seconds
+                )
 
     async def execute(self, run_id: str) -> RunStatus | None:
         """Claim ``run_id`` (if it is PENDING or its lease expired) and execute it until it settles.

@@ -33,6 +33,7 @@ import psycopg.conninfo
 
 from checkpoints.execution import execute_claimed
 from checkpoints.leases import LIVENESS_LOCK_SQL, ClaimedRun
+from eawe.db.tenant_scope import tenant_scope
 
 if TYPE_CHECKING:
     from checkpoints.resources import EngineResources
@@ -164,7 +165,8 @@ async def execute_guarded(resources: EngineResources, claimed: ClaimedRun) -> Ru
 
     Returns None (like a lost lease) when the execution was stopped that way.
     """
-    task: asyncio.Task[RunStatus | None] = asyncio.ensure_future(execute_claimed(resources, claimed))
+    with tenant_scope(claimed.tenant_id):  # the execution's task sees its tenant's rows only
+        task: asyncio.Task[RunStatus | None] = asyncio.ensure_future(execute_claimed(resources, claimed))
     liveness = resources.liveness
     if liveness is not None:
         liveness.guard(task)

@@ -7,7 +7,6 @@ never from the command line, where shell history and ``ps`` would keep it.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Annotated
 
@@ -15,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.operator_scope import run_as_operator
 from eawe.db.models import Role
 
 __all__ = ["tenant_list", "user_app"]
@@ -37,7 +37,7 @@ def tenant_list() -> None:
             await db.dispose()
 
     table = Table("id", "name", "users", "created")
-    for summary in asyncio.run(go()):
+    for summary in run_as_operator(go()):
         tenant = summary.tenant
         table.add_row(tenant.id, tenant.name, str(summary.users), f"{tenant.created_at:%Y-%m-%d %H:%M:%S}")
     console.print(table)
@@ -90,7 +90,7 @@ def user_create(
             await db.dispose()
 
     try:
-        tenant_name, clean_email, user_id = asyncio.run(go())
+        tenant_name, clean_email, user_id = run_as_operator(go())
     except EAWEError as exc:
         raise _fail(exc) from None
     console.print(

@@ -11,7 +11,6 @@ Exit status: 0 verified, 1 verification failed, 2 bad input.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from cli.operator_scope import run_as_operator
 from eawe.settings import Settings
 
 __all__ = ["audit_app"]
@@ -42,12 +42,9 @@ def _bad_input(field: str, message: str) -> typer.Exit:
 async def _open_and_seal(settings: Settings) -> Any:
     """Open (and migrate) the database, then seal what is sealable if no sealer runs elsewhere."""
     from eawe.audit_sealer import AuditSealer
-    from eawe.db.database import open_database, resolve_conninfo
-    from eawe.db.migrate import upgrade
+    from eawe.db.database import open_app_database
 
-    conninfo = await asyncio.to_thread(resolve_conninfo, settings)
-    await asyncio.to_thread(upgrade, conninfo)
-    database = await open_database(settings, conninfo=conninfo)
+    database = await open_app_database(settings, migrate=True, check_role=False)
     await AuditSealer(database.sqlalchemy_url, settings.audit_signer()).seal_now()
     return database
 
@@ -86,7 +83,7 @@ def export(
                 handle.write(json.dumps(line, sort_keys=True, ensure_ascii=False, default=str) + "\n")
         return int(lines[0]["entries"])
 
-    written = asyncio.run(go())
+    written = run_as_operator(go())
     if written is None:
         raise _bad_input("--tenant", f"{tenant!r} not found")
     console.print(f"exported {written} entries to {file}")
@@ -215,7 +212,7 @@ def _verify_database(tenant: str | None) -> bool:
         finally:
             await database.dispose()
 
-    return asyncio.run(go())
+    return run_as_operator(go())
 
 
 @audit_app.command("public-keys")

@@ -10,7 +10,6 @@ exclusive). With ``--output`` the file appears complete or not at all.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import sys
@@ -23,6 +22,7 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 from rich.console import Console
 
+from cli.operator_scope import run_as_operator
 from eawe.db.repositories.feedback import CorrectionFilters, CorrectionLabel
 
 __all__ = ["hitl_app"]
@@ -101,10 +101,10 @@ def export(
     partial = output.with_name(output.name + ".partial") if output is not None else None
     try:
         if output is None or partial is None:
-            count = asyncio.run(_export(tenant, workflow, filters, sys.stdout))
+            count = run_as_operator(_export(tenant, workflow, filters, sys.stdout))
         else:
             with partial.open("w", encoding="utf-8") as sink:
-                count = asyncio.run(_export(tenant, workflow, filters, sink))
+                count = run_as_operator(_export(tenant, workflow, filters, sink))
             os.replace(partial, output)
     except (EAWEError, ValueError, OSError) as exc:
         raise _fail(exc) from None

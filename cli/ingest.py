@@ -12,8 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import or_, select
 
-from eawe.db.database import Database, open_database, resolve_conninfo
-from eawe.db.migrate import upgrade
+from cli.operator_scope import operator_command
+from eawe.db.database import Database, open_app_database
 from eawe.db.models import Tenant
 from eawe.db.repositories.tenants import create_tenant
 from eawe.errors import NotFoundError
@@ -37,13 +37,12 @@ async def _resolve_tenant(database: Database, tenant: str) -> str:
     raise NotFoundError("tenant", tenant)
 
 
+@operator_command
 async def ingest_from_cli(
     paths: Sequence[Path], allowed_roles: Sequence[str], *, tenant: str, settings: Settings, console: Console
 ) -> bool:
     """Index ``paths`` for ``tenant`` (id or name) with a progress bar; True if no file failed."""
-    conninfo = await asyncio.to_thread(resolve_conninfo, settings)
-    await asyncio.to_thread(upgrade, conninfo)
-    database = await open_database(settings, conninfo=conninfo)
+    database = await open_app_database(settings, migrate=True, check_role=False)
     store: Any = None
     try:
         tenant_id = await _resolve_tenant(database, tenant)

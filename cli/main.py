@@ -19,6 +19,7 @@ from cli.accounts import tenant_list, user_app
 from cli.audit import audit_app
 from cli.hitl import hitl_app
 from cli.nodes_and_credentials import credentials_add, nodes_app
+from cli.operator_scope import run_as_operator
 from eawe.errors import EAWEError
 from eawe.settings import Settings
 
@@ -85,22 +86,19 @@ def _fail(exc: Exception) -> typer.Exit:
 
 async def _open(settings: Settings) -> Any:
     """Open the database and apply pending migrations."""
-    from eawe.db.database import open_database, resolve_conninfo
-    from eawe.db.migrate import upgrade
+    from eawe.db.database import open_app_database
 
-    conninfo = await asyncio.to_thread(resolve_conninfo, settings)
-    await asyncio.to_thread(upgrade, conninfo)
-    return await open_database(settings, conninfo=conninfo)
+    return await open_app_database(settings, migrate=True, check_role=False)
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending Prisma migrations (recorded in Prisma's _prisma_migrations table)."""
-    from eawe.db.database import resolve_conninfo
-    from eawe.db.migrate import upgrade
+    from eawe.db.database import resolve_conninfos
+    from eawe.db.owner_upgrade import upgrade_database
 
     settings = _settings()
-    applied = upgrade(resolve_conninfo(settings))
+    applied = upgrade_database(resolve_conninfos(settings))
     if applied:
         for name in applied:
             console.print(f"applied {name}")
@@ -111,10 +109,10 @@ def db_upgrade() -> None:
 @db_app.command("status")
 def db_status() -> None:
     """Show which migrations are applied."""
-    from eawe.db.database import resolve_conninfo
+    from eawe.db.database import resolve_conninfos
     from eawe.db.migrate import migration_status
 
-    for status in migration_status(resolve_conninfo(_settings())):
+    for status in migration_status(resolve_conninfos(_settings()).owner):
         console.print(f"{status.name}: {'applied' if status.applied else 'pending'}")
 
 
@@ -150,7 +148,7 @@ def tenant_create(
             await db.dispose()
 
     try:
-        asyncio.run(go())
+        run_as_operator(go())
     except EAWEError as exc:
         raise _fail(exc) from None
 
@@ -169,7 +167,7 @@ def credentials_rotate() -> None:
         finally:
             await db.dispose()
 
-    console.print(f"rotated {asyncio.run(go())} credential(s)")
+    console.print(f"rotated {run_as_operator(go())} credential(s)")
 
 
 @app.command("serve")
@@ -296,7 +294,7 @@ def run(
             )
         )
     try:
-        result = asyncio.run(
+        result = run_as_operator(
             run_workflow_file(
                 workflow,
                 payload,
@@ -328,7 +326,9 @@ def ingest(
     if not roles:
         raise _fail(ValueError("--allowed-roles: at least one group is required"))
     try:
-        ok = asyncio.run(ingest_from_cli(paths, roles, tenant=tenant, settings=_settings(), console=console))
+        ok = run_as_operator(
+            ingest_from_cli(paths, roles, tenant=tenant, settings=_settings(), console=console)
+        )
     except EAWEError as exc:
         raise _fail(exc) from None
     if not ok:

@@ -7,13 +7,14 @@ from the command line, where shell history and ``ps`` would keep it.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from cli.operator_scope import run_as_operator
 
 __all__ = ["credentials_add", "nodes_app"]
 
@@ -76,7 +77,7 @@ def credentials_add(
             await db.dispose()
 
     try:
-        tenant_name, credential_id = asyncio.run(go())
+        tenant_name, credential_id = run_as_operator(go())
     except EAWEError as exc:
         raise _fail(exc) from None
     console.print(f"credential {name!r} stored for tenant {tenant_name!r}: id={credential_id}")

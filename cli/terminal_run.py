@@ -27,6 +27,7 @@ from sqlalchemy import func, or_, select
 from checkpoints.engine import RunEngine
 from checkpoints.hitl import HitlDecision
 from checkpoints.open_engine import open_document_retrieval, open_engine
+from cli.operator_scope import operator_command
 from eawe.db.models import Document, HITLStatus, HITLTask, Role, RunStatus, Tenant, User, WorkflowDefinition
 from eawe.db.repositories import workflows as workflow_repo
 from eawe.db.repositories.hitl import tasks_for_run
@@ -182,6 +183,7 @@ def _prompt_of(task: HITLTask) -> ApprovalPrompt:
     )
 
 
+@operator_command
 async def run_workflow_file(
     workflow: Path,
     run_input: dict[str, Any],
@@ -200,15 +202,12 @@ async def run_workflow_file(
     Raises:
         eawe.errors.ValidationError: Unreadable or invalid definition, or bad input.
     """
-    from eawe.db.database import open_database, resolve_conninfo
-    from eawe.db.migrate import upgrade
+    from eawe.db.database import open_app_database
 
     definition = _read_definition(workflow)
     ask = prompt or terminal_prompt
     async with AsyncExitStack() as stack:
-        conninfo = await asyncio.to_thread(resolve_conninfo, settings)
-        await asyncio.to_thread(upgrade, conninfo)
-        database = await open_database(settings, conninfo=conninfo)
+        database = await open_app_database(settings, migrate=True, check_role=False)
         stack.push_async_callback(database.dispose)
         engine = await open_engine(
             settings,

@@ -32,7 +32,7 @@ async def run_worker_forever(
         retrieval: Open the chunk store and fail (raise) if it cannot be opened; False runs
             without it (``retrieve`` nodes then fail with a clear error).
     """
-    from eawe.db.database import open_database, resolve_conninfo
+    from eawe.db.database import open_app_database
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -43,12 +43,7 @@ async def run_worker_forever(
             except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
                 continue
             stack.callback(loop.remove_signal_handler, sig)
-        conninfo = await asyncio.to_thread(resolve_conninfo, settings)
-        if settings.embedded_mode:
-            from eawe.db.migrate import upgrade
-
-            await asyncio.to_thread(upgrade, conninfo)
-        database = await open_database(settings, conninfo=conninfo)
+        database = await open_app_database(settings)  # migrates in embedded mode
         stack.push_async_callback(database.dispose)
         await stack.enter_async_context(running_sealer(settings, database.sqlalchemy_url))  # audit sealer
         engine = await open_engine(

@@ -36,6 +36,7 @@ from eawe.db.repositories.audit_log import (
     tree_states,
     try_sealer_lock,
 )
+from eawe.db.tenant_scope import SYSTEM_SCOPE, TENANT_SETTING
 from eawe.merkle import MerkleFrontier
 from eawe.settings import Settings
 
@@ -70,7 +71,9 @@ class AuditSealer:
             sqlalchemy_url,
             poolclass=NullPool,
             isolation_level="REPEATABLE READ",
-            connect_args={"options": "-c timezone=UTC"},
+            # The sealer orders every tenant's entries: its own connections are in the system
+            # scope of row-level security (eawe/db/tenant_scope.py) for their whole session.
+            connect_args={"options": f"-c timezone=UTC -c {TENANT_SETTING}={SYSTEM_SCOPE}"},
         )
         self._signer = signer
         self._interval = interval

@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "EAWE_DATABASE_URL")
     )
+    database_owner_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_OWNER_URL", "EAWE_DATABASE_OWNER_URL"),
+        description=(
+            "The role that owns the schema: runs the migrations. DATABASE_URL is then the "
+            "application's login, a member of eawe_app that owns no table (row-level security)"
+        ),
+    )
     db_pool_size: int = 10
     embedded_postgres_check_seconds: float = Field(
         default=2.0, gt=0, description="How often `serve` checks that its embedded PostgreSQL is alive"

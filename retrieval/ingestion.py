@@ -26,6 +26,7 @@ from eawe.db.repositories import document_leases
 from eawe.db.repositories import documents as repo
 from eawe.db.repositories.document_leases import INTERRUPTED_REASON
 from eawe.db.repositories.documents import DocumentAccess
+from eawe.db.tenant_scope import scoped_by_tenant_argument, tenant_scope
 from eawe.errors import ConflictError, PermissionDeniedError
 from eawe.settings import Settings
 from retrieval.chunk_payload import DocumentInfo
@@ -97,6 +98,7 @@ def _file_type_label(file_name: str) -> str:
         return (Path(file_name).suffix.lstrip(".") or "UNKNOWN").upper()[:20]
 
 
+@scoped_by_tenant_argument
 async def register_document(
     database: Database,
     *,
@@ -153,6 +155,7 @@ async def register_document(
         return existing
 
 
+@scoped_by_tenant_argument
 async def index_document(
     document_id: str,
     data: bytes,
@@ -315,6 +318,31 @@ async def remove_document(
     Raises:
         eawe.errors.NotFoundError: No such document in the caller's tenant.
     """
+    with tenant_scope(permission_filter.tenant_id):
+        await _remove_document(
+            document_id,
+            permission_filter=permission_filter,
+            database=database,
+            store=store,
+            actor_id=actor_id,
+        )
+
+
+async def _remove_document(
+    document_id: str,
+    *,
+    permission_filter: PermissionFilter,
+    database: Database,
+    store: ChunkStore,
+    actor_id: str | None = None,
+) -> None:
+    """Delete a document of the filter's tenant: its vector points, then its row.
+
+    Points go first so a failure never leaves searchable chunks without a row.
+
+    Raises:
+        eawe.errors.NotFoundError: No such document in the caller's tenant.
+    """
     tenant_id = permission_filter.tenant_id
     async with database.session() as session:
         await repo.get_document(session, tenant_id, document_id)
@@ -358,6 +386,7 @@ def _progress_adapter(progress: Any, total: int) -> ProgressHook | None:
     raise TypeError("progress must be a callable taking IngestProgress or a rich.progress.Progress")
 
 
+@scoped_by_tenant_argument
 async def ingest_paths(
     paths: Iterable[Path | str],
     *,

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eawe.db.repositories.run_admissions import admit_run
+from eawe.db.tenant_scope import ScopedSession
 from eawe.errors import Problem, ValidationError
 from eawe.settings import Settings
 from server.problems import RateLimitedError
@@ -52,7 +53,10 @@ async def enforce_run_rate_limit(session: AsyncSession, tenant_id: str, per_minu
     """
     if per_minute <= 0:
         return
-    async with AsyncSession(session.bind, expire_on_commit=False) as own, own.begin():
+    async with (
+        AsyncSession(session.bind, expire_on_commit=False, sync_session_class=ScopedSession) as own,
+        own.begin(),
+    ):
         wait = await admit_run(own, tenant_id, per_minute)
     if wait is not None:
         raise RateLimitedError(

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from eawe.db.database import Database
 from eawe.db.repositories.document_leases import fail_expired_indexing
+from eawe.db.tenant_scope import system_scope
 from eawe.settings import Settings
 from retrieval import ChunkStore, open_chunk_store
 from retrieval.parse_pool import ParsePool
@@ -37,10 +38,11 @@ class RagResources:
 
 async def sweep_expired_indexing(database: Database, settings: Settings) -> list[str]:
     """Fail every document whose indexing lease ran out (its indexer is gone); their ids."""
-    async with database.transaction() as session:
-        failed = await fail_expired_indexing(
-            session, lease=timedelta(seconds=settings.indexing_lease_seconds)
-        )
+    with system_scope():  # every tenant's documents
+        async with database.transaction() as session:
+            failed = await fail_expired_indexing(
+                session, lease=timedelta(seconds=settings.indexing_lease_seconds)
+            )
     if failed:
         _log.warning("failed %d document(s) whose indexing was interrupted", len(failed))
     return failed

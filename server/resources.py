@@ -20,7 +20,7 @@ from checkpoints import RunEngine, RunWorker, open_engine, permissioned_retrieve
 from checkpoints.deadlines import run_deadline_timer
 from eawe.audit_sealer import running_sealer
 from eawe.credentials import CredentialCipher
-from eawe.db.database import Database, open_database, resolve_conninfo
+from eawe.db.database import Database, open_app_database
 from eawe.settings import Settings
 from server.login_throttle import LoginThrottle
 from server.rag import RagResources, open_rag
@@ -120,14 +120,7 @@ async def open_server_resources(
     Closed in reverse order: the worker drains first, the database goes last.
     """
     async with AsyncExitStack() as stack:
-        conninfo = await asyncio.to_thread(resolve_conninfo, settings)
-        if auto_migrate if auto_migrate is not None else settings.embedded_mode:
-            from eawe.db.migrate import upgrade
-
-            applied = await asyncio.to_thread(upgrade, conninfo)
-            for name in applied:
-                _log.info("applied migration %s", name)
-        database = await open_database(settings, conninfo=conninfo)
+        database = await open_app_database(settings, migrate=auto_migrate)
         stack.push_async_callback(database.dispose)
         await stack.enter_async_context(running_sealer(settings, database.sqlalchemy_url))  # audit sealer
         if settings.embedded_mode:

@@ -19,11 +19,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from eawe.db.database import Database, open_database
-from eawe.db.migrate import upgrade
+from eawe.db.database import Conninfos, Database, open_database
 from eawe.db.models import Role, Tenant, User
+from eawe.db.owner_upgrade import upgrade_database
 from eawe.db.repositories.tenants import create_tenant
 from eawe.db.repositories.users import create_user
+from eawe.db.roles import runtime_login_conninfo
+from eawe.db.tenant_scope import system_scope
 from eawe.settings import Settings
 
 TEST_CREDENTIAL_KEYS = "1:" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="  # 32 x 'A', test only
@@ -57,15 +59,17 @@ def _swap_dbname(conninfo: str, dbname: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def database_conninfo(pg_admin_conninfo: str, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A throwaway database, migrated with EAWE's Prisma migrations, dropped after the module."""
+def owner_conninfo(pg_admin_conninfo: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A throwaway database, upgraded as its owner (EAWE's Prisma migrations, LangGraph's tables),
+    dropped after the module. Tests inspect rows through this conninfo: row-level security does
+    not apply to the owner."""
     module = request.module.__name__.rsplit(".", 1)[-1][:30]
     name = f"eawe_t_{module}_{secrets.token_hex(3)}".lower()
     with psycopg.connect(pg_admin_conninfo, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     conninfo = _swap_dbname(pg_admin_conninfo, name)
     try:
-        upgrade(conninfo)
+        upgrade_database(Conninfos(owner=conninfo, app=runtime_login_conninfo(conninfo)))
         yield conninfo
     finally:
         with psycopg.connect(pg_admin_conninfo, autocommit=True) as conn:
@@ -73,11 +77,20 @@ def database_conninfo(pg_admin_conninfo: str, request: pytest.FixtureRequest) ->
 
 
 @pytest.fixture(scope="module")
-def settings(database_conninfo: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def database_conninfo(owner_conninfo: str) -> str:
+    """The application's login on that database: a member of eawe_app, bound by row-level security."""
+    return runtime_login_conninfo(owner_conninfo)
+
+
+@pytest.fixture(scope="module")
+def settings(
+    database_conninfo: str, owner_conninfo: str, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     return Settings(
         environment="test",
         data_dir=tmp_path_factory.mktemp("eawe-data"),
         database_url=database_conninfo,
+        database_owner_url=owner_conninfo,
         credential_keys=TEST_CREDENTIAL_KEYS,
         jwt_secret="test-jwt-secret-not-for-production-0123456789",
         audit_signing_keys=TEST_AUDIT_SIGNING_KEYS,
@@ -116,6 +129,12 @@ def tenant_factory(database: Database):
         name: str | None = None, users: list[tuple[str, Role, list[str]]] | None = None
     ) -> TenantFixture:
         tag = secrets.token_hex(4)
+        with system_scope():
+            return await _make(tag, name, users)
+
+    async def _make(
+        tag: str, name: str | None, users: list[tuple[str, Role, list[str]]] | None
+    ) -> TenantFixture:
         async with database.transaction() as session:
             tenant = await create_tenant(session, name or f"tenant-{tag}")
             fixture = TenantFixture(tenant=tenant)

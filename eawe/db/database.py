@@ -8,6 +8,7 @@ LangGraph Postgres checkpointer uses, so one driver serves the whole process.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,9 +16,20 @@ from dataclasses import dataclass
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from eawe.db.tenant_scope import ScopedSession
 from eawe.settings import Settings
 
-__all__ = ["Database", "open_database", "resolve_conninfo", "to_sqlalchemy_url"]
+__all__ = [
+    "Conninfos",
+    "Database",
+    "open_app_database",
+    "open_database",
+    "resolve_conninfo",
+    "resolve_conninfos",
+    "to_sqlalchemy_url",
+]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,14 +63,44 @@ def to_sqlalchemy_url(conninfo: str) -> str:
     return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
-def resolve_conninfo(settings: Settings) -> str:
-    """The libpq URI to use: ``DATABASE_URL`` or the embedded server (started if needed)."""
-    if settings.database_url:
-        url = make_url(settings.database_url)
-        return url.set(drivername="postgresql").render_as_string(hide_password=False)
-    from eawe.db.embedded import start_embedded_postgres
+def _libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
-    return start_embedded_postgres(settings.data_dir)
+
+@dataclass(frozen=True)
+class Conninfos:
+    """The two ways into the database.
+
+    Attributes:
+        owner: The role that owns the schema: migrations and LangGraph's table setup only.
+        app: Everything else: a member of ``eawe_app``, which owns no table, so PostgreSQL's
+            row-level security applies to it (see :mod:`eawe.db.tenant_scope`).
+    """
+
+    owner: str
+    app: str
+
+
+def resolve_conninfos(settings: Settings) -> Conninfos:
+    """``DATABASE_URL`` (+ ``DATABASE_OWNER_URL``), or the embedded server (started if needed).
+
+    Embedded, the owner is the server's superuser and the application logs in as
+    ``eawe_runtime`` (created by :func:`eawe.db.owner_upgrade.upgrade_database`).
+    """
+    if settings.database_url:
+        app = _libpq(settings.database_url)
+        owner = _libpq(settings.database_owner_url) if settings.database_owner_url else app
+        return Conninfos(owner=owner, app=app)
+    from eawe.db.embedded import start_embedded_postgres
+    from eawe.db.roles import runtime_login_conninfo
+
+    owner = start_embedded_postgres(settings.data_dir)
+    return Conninfos(owner=owner, app=runtime_login_conninfo(owner))
+
+
+def resolve_conninfo(settings: Settings) -> str:
+    """The application's libpq URI (see :func:`resolve_conninfos`)."""
+    return resolve_conninfos(settings).app
 
 
 async def open_database(settings: Settings, *, conninfo: str | None = None) -> Database:
@@ -77,5 +119,31 @@ async def open_database(settings: Settings, *, conninfo: str | None = None) -> D
         conninfo=conninfo,
         sqlalchemy_url=sa_url,
         engine=engine,
-        sessionmaker=async_sessionmaker(engine, expire_on_commit=False),
+        # ScopedSession: each transaction starts in the caller's tenant scope (row-level security).
+        sessionmaker=async_sessionmaker(engine, expire_on_commit=False, sync_session_class=ScopedSession),
     )
+
+
+async def open_app_database(
+    settings: Settings, *, migrate: bool | None = None, check_role: bool = True
+) -> Database:
+    """The one start-up sequence of every EAWE process: conninfos → upgrade → database.
+
+    Args:
+        migrate: Apply pending migrations as the owner first (default: in embedded mode only;
+            with an external database run ``eawe db upgrade`` at deploy time).
+        check_role: Warn when row-level security would not bind the application's login (a
+            superuser, BYPASSRLS, or the tables' owner). Off for operator commands, which act
+            on every tenant anyway.
+    """
+    from eawe.db.owner_upgrade import upgrade_database
+    from eawe.db.roles import check_app_role
+
+    conninfos = await asyncio.to_thread(resolve_conninfos, settings)
+    if migrate if migrate is not None else settings.embedded_mode:
+        for name in await asyncio.to_thread(upgrade_database, conninfos):
+            _log.info("applied migration %s", name)
+    warning = await asyncio.to_thread(check_app_role, conninfos.app) if check_role else None
+    if warning:
+        _log.warning("%s", warning)
+    return await open_database(settings, conninfo=conninfos.app)

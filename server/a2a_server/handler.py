@@ -54,6 +54,7 @@ from eawe.db.models import HITLStatus, RunStatus, WorkflowRun
 from eawe.db.repositories import a2a_tasks
 from eawe.db.repositories.hitl import tasks_for_run
 from eawe.db.repositories.runs import get_run
+from eawe.db.tenant_scope import bind_tenant
 from eawe.errors import ConflictError, EAWEError, NotFoundError, PermissionDeniedError, ValidationError
 from server.a2a_server.task_views import (
     decision_of,
@@ -91,6 +92,7 @@ class A2ACall:
         call = context.state.get("eawe")
         if not isinstance(call, cls):
             raise RuntimeError("A2A request reached the handler without an authenticated caller")
+        bind_tenant(call.principal.tenant_id)  # the SDK may run handlers outside the request's task
         return call
 
     @property

@@ -18,9 +18,10 @@ from sqlalchemy import select, update
 
 from eawe.db.models import ApiKey, Role, User, utcnow
 from eawe.db.repositories.api_keys import looks_like_api_key, resolve_api_key
+from eawe.db.tenant_scope import bind_tenant, system_scope, tenant_scope
 from eawe.errors import PermissionDeniedError
 from server.auth.permissions import Permission, role_allows
-from server.auth.tokens import decode_access_token
+from server.auth.tokens import AccessTokenClaims, decode_access_token
 from server.problems import AuthenticationError
 from server.resources import ServerResources, get_resources
 
@@ -68,6 +69,12 @@ def _principal(user: User, api_key_id: str | None = None) -> Principal:
 
 async def _from_api_key(resources: ServerResources, raw: str) -> Principal:
     digest = hashlib.sha256(raw.encode()).hexdigest()
+    # A key names no tenant until it is looked up: the lookup by hash spans every tenant.
+    with system_scope():
+        return await _resolve_api_key(resources, raw, digest)
+
+
+async def _resolve_api_key(resources: ServerResources, raw: str, digest: str) -> Principal:
     async with resources.database.session() as session:
         cached_key_id = resources.verified_api_keys.get(digest)
         if cached_key_id is not None:
@@ -92,6 +99,11 @@ async def _from_api_key(resources: ServerResources, raw: str) -> Principal:
 
 async def _from_jwt(resources: ServerResources, token: str) -> Principal:
     claims = decode_access_token(resources.settings, token)
+    with tenant_scope(claims.tenant_id):
+        return await _user_of_claims(resources, claims)
+
+
+async def _user_of_claims(resources: ServerResources, claims: AccessTokenClaims) -> Principal:
     async with resources.database.session() as session:
         user = await session.scalar(
             select(User).where(User.id == claims.user_id, User.tenant_id == claims.tenant_id)
@@ -108,6 +120,7 @@ async def authenticate(request: Request) -> Principal:
     """Resolve the caller or raise 401. Cached per request."""
     cached = getattr(request.state, "principal", None)
     if isinstance(cached, Principal):
+        bind_tenant(cached.tenant_id)
         return cached
     token = _bearer(request)
     if token is None:
@@ -117,6 +130,8 @@ async def authenticate(request: Request) -> Principal:
         _from_api_key(resources, token) if looks_like_api_key(token) else _from_jwt(resources, token)
     )
     request.state.principal = principal
+    # The rest of the request sees this tenant's rows only (PostgreSQL row-level security).
+    bind_tenant(principal.tenant_id)
     return principal
 
 

@@ -19,6 +19,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
+from eawe.db.tenant_scope import bind_tenant
 from eawe.errors import EAWEError
 from server.auth.principal import Principal, authenticate
 from server.mcp_server.workflow_tools import call_workflow_tool, list_workflow_tools
@@ -36,7 +37,10 @@ def _caller(server: Server[Any, Any]) -> tuple[Request, Principal]:
         getattr(request.state, "principal", None), Principal
     ):
         raise RuntimeError("MCP request reached a handler without an authenticated principal")
-    return request, request.state.principal
+    principal: Principal = request.state.principal
+    # The MCP session manager runs handlers in its own tasks, outside the request's context.
+    bind_tenant(principal.tenant_id)
+    return request, principal
 
 
 def _build_server() -> Server[Any, Any]:

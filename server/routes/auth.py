@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from eawe.audit import ActorType, append_audit
 from eawe.db.repositories.users import get_user_by_email_for_login
+from eawe.db.tenant_scope import bind_tenant, system_scope
 from eawe.passwords import hash_password, verify_password
 from server.auth.tokens import issue_access_token
 from server.deps import ResourcesDep
@@ -36,13 +37,16 @@ async def token(
     address = request.client.host if request.client else "unknown"
     throttle = resources.login_throttle
     await throttle.check(form.username, address)
+    with system_scope():  # an e-mail address names no tenant until it is looked up
+        async with resources.database.session() as session:
+            user = await get_user_by_email_for_login(session, form.username)
     async with resources.database.transaction() as session:
-        user = await get_user_by_email_for_login(session, form.username)
         # Argon2 costs ~50 ms of CPU: off the event loop, so logins cannot stall other requests.
         ok = await asyncio.to_thread(verify_password, user.password if user else _DUMMY_HASH, form.password)
         if user is None or not ok or not user.is_active:
             await throttle.record_failure(form.username, address)
             raise AuthenticationError("incorrect email or password")
+        bind_tenant(user.tenant_id)
         await append_audit(
             session,
             tenant_id=user.tenant_id,

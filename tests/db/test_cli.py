@@ -28,7 +28,7 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
     return subprocess.run([*EAWE, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
-def test_tenant_create_and_audit_verify(database_conninfo: str, tmp_path: Path) -> None:
+def test_tenant_create_and_audit_verify(owner_conninfo: str, database_conninfo: str, tmp_path: Path) -> None:
     env = _env(
         DATABASE_URL=database_conninfo,
         EAWE_CREDENTIAL_KEYS=TEST_CREDENTIAL_KEYS,
@@ -61,7 +61,7 @@ def test_tenant_create_and_audit_verify(database_conninfo: str, tmp_path: Path) 
     ok = _run(["audit", "verify", "--tenant", "Cli Co"], env, tmp_path)
     assert ok.returncode == 0 and "ok (2 entries, tree size 2" in ok.stdout, ok.stdout + ok.stderr
 
-    with psycopg.connect(database_conninfo) as conn:
+    with psycopg.connect(owner_conninfo) as conn:
         conn.execute("SET session_replication_role = replica")
         conn.execute(
             'UPDATE "AuditLog" SET action = \'FORGED\' WHERE "leafIndex" = 1 AND "tenantId" = '

@@ -55,7 +55,7 @@ def test_version_comes_from_the_package_metadata(tmp_path: Path) -> None:
     assert done.stdout.strip() == f"eawe {version('eawe')}"
 
 
-def test_user_create_and_tenant_list(database_conninfo: str, tmp_path: Path) -> None:
+def test_user_create_and_tenant_list(owner_conninfo: str, database_conninfo: str, tmp_path: Path) -> None:
     env = _env(database_conninfo, tmp_path / "data")
     made = _run(
         [
@@ -95,7 +95,7 @@ def test_user_create_and_tenant_list(database_conninfo: str, tmp_path: Path) -> 
     assert created.returncode == 0, created.stderr
     assert "reviewer@accounts.io (OPERATOR) created in tenant 'Accounts Co'" in created.stdout
     assert password not in created.stdout + created.stderr
-    with psycopg.connect(database_conninfo) as conn:
+    with psycopg.connect(owner_conninfo) as conn:
         row = conn.execute(
             """SELECT u.role::text, u.groups, u.name, u.password FROM "User" u JOIN "Tenant" t
                ON t.id = u."tenantId" WHERE t.name = 'Accounts Co' AND u.email = 'reviewer@accounts.io'"""
@@ -138,7 +138,7 @@ def test_user_create_and_tenant_list(database_conninfo: str, tmp_path: Path) -> 
         stdin=password,
     )
     assert "tenant 'No-such-tenant' not found" in _one_error_line(typo)
-    with psycopg.connect(database_conninfo) as conn:
+    with psycopg.connect(owner_conninfo) as conn:
         users = conn.execute(
             """SELECT count(*) FROM "User" u JOIN "Tenant" t ON t.id = u."tenantId"
                WHERE t.name = 'Accounts Co'"""

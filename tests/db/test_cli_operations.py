@@ -29,7 +29,7 @@ def _env(database_conninfo: str, data_dir: Path) -> dict[str, str]:
 
 
 def test_credentials_add_reads_the_secret_from_stdin_for_the_local_tenant(
-    database_conninfo: str, tmp_path: Path
+    owner_conninfo: str, database_conninfo: str, tmp_path: Path
 ) -> None:
     env = _env(database_conninfo, tmp_path / "data")
     secret = "sk-canary-credential-42"
@@ -45,7 +45,7 @@ def test_credentials_add_reads_the_secret_from_stdin_for_the_local_tenant(
     assert added.returncode == 0, added.stderr
     assert "'invoices' stored for tenant 'local'" in added.stdout
     assert secret not in added.stdout + added.stderr
-    with psycopg.connect(database_conninfo) as conn:
+    with psycopg.connect(owner_conninfo) as conn:
         row = conn.execute(
             """SELECT c."tenantId", c.id, c."keyVersion", c."encryptedValue", c."serviceName", c.type
                FROM "Credential" c JOIN "Tenant" t ON t.id = c."tenantId"

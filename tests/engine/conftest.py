@@ -19,6 +19,7 @@ from agents import (
     RunContext,
     create_registry,
 )
+from eawe.db.tenant_scope import system_scope
 from graphs.compiler import compile_workflow
 from tests.engine.stub_http import RecordedRequest, StubHTTPServer
 
@@ -139,10 +140,14 @@ async def publish_workflow(
     """Store ``definition`` as a workflow of ``tenant_id`` and publish it; returns the workflow id."""
     from eawe.db.repositories.workflows import create_workflow
 
-    async with engine.resources.database.transaction() as session:
-        workflow = await create_workflow(
-            session, tenant_id=tenant_id, name=definition.get("name") or "test", definition_graph=definition
-        )
+    with system_scope():  # test setup/inspection as the operator
+        async with engine.resources.database.transaction() as session:
+            workflow = await create_workflow(
+                session,
+                tenant_id=tenant_id,
+                name=definition.get("name") or "test",
+                definition_graph=definition,
+            )
     await engine.publish(tenant_id, workflow.id, actor_id=actor_id)
     return workflow.id
 
@@ -150,19 +155,22 @@ async def publish_workflow(
 async def audit_actions(engine: Any, tenant_id: str, run_id: str) -> list[tuple[str, str]]:
     from eawe.db.repositories.runs import list_run_audit
 
-    async with engine.resources.database.session() as session:
-        return [(row.action, row.actor_type) for row in await list_run_audit(session, tenant_id, run_id)]
+    with system_scope():  # test setup/inspection as the operator
+        async with engine.resources.database.session() as session:
+            return [(row.action, row.actor_type) for row in await list_run_audit(session, tenant_id, run_id)]
 
 
 async def load_run(engine: Any, tenant_id: str, run_id: str) -> Any:
     from eawe.db.repositories.runs import get_run
 
-    async with engine.resources.database.session() as session:
-        return await get_run(session, tenant_id, run_id)
+    with system_scope():  # test setup/inspection as the operator
+        async with engine.resources.database.session() as session:
+            return await get_run(session, tenant_id, run_id)
 
 
 async def run_tasks(engine: Any, tenant_id: str, run_id: str) -> list[Any]:
     from eawe.db.repositories.hitl import tasks_for_run
 
-    async with engine.resources.database.session() as session:
-        return await tasks_for_run(session, tenant_id, run_id)
+    with system_scope():  # test setup/inspection as the operator
+        async with engine.resources.database.session() as session:
+            return await tasks_for_run(session, tenant_id, run_id)

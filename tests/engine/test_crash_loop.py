@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from checkpoints import RunEngine
 from eawe.db.models import HITLStatus, HITLTask, Role, RunStatus, WorkflowRun
+from eawe.db.tenant_scope import system_scope
 from tests.engine.conftest import linear, publish_workflow
 from tests.engine.idempotent_receiver import IdempotentReceiver
 
@@ -81,20 +82,22 @@ def _effect_workflow(url: str) -> dict[str, Any]:
 
 
 async def _runs(engine: RunEngine, run_ids: list[str]) -> dict[str, WorkflowRun]:
-    async with engine.resources.database.session() as session:
-        rows = await session.scalars(select(WorkflowRun).where(WorkflowRun.id.in_(run_ids)))
-        return {run.id: run for run in rows.all()}
+    with system_scope():  # test setup/inspection as the operator
+        async with engine.resources.database.session() as session:
+            rows = await session.scalars(select(WorkflowRun).where(WorkflowRun.id.in_(run_ids)))
+            return {run.id: run for run in rows.all()}
 
 
 async def _decide_one(engine: RunEngine, tenant_id: str, actor_id: str, run_ids: list[str]) -> str | None:
     """Approve one open task of these runs; returns its run id."""
-    async with engine.resources.database.session() as session:
-        task = await session.scalar(
-            select(HITLTask)
-            .where(HITLTask.workflow_run_id.in_(run_ids), HITLTask.status == HITLStatus.PENDING)
-            .order_by(HITLTask.created_at)
-            .limit(1)
-        )
+    with system_scope():  # test setup/inspection as the operator
+        async with engine.resources.database.session() as session:
+            task = await session.scalar(
+                select(HITLTask)
+                .where(HITLTask.workflow_run_id.in_(run_ids), HITLTask.status == HITLStatus.PENDING)
+                .order_by(HITLTask.created_at)
+                .limit(1)
+            )
     if task is None:
         return None
     await engine.decide(tenant_id, task.id, {"decision": "approve"}, actor_id=actor_id)

@@ -12,6 +12,7 @@ import pytest
 from checkpoints import RunEngine, RunWorker
 from eawe.credentials import CredentialCipher, create_credential
 from eawe.db.models import HITLStatus, Role, RunStatus
+from eawe.db.tenant_scope import system_scope
 from tests.engine.conftest import audit_actions, load_run, publish_workflow, run_tasks
 from tests.engine.stub_http import RecordedRequest, StubHTTPServer
 
@@ -77,17 +78,18 @@ async def test_invoice_triage(
     expected: str,
 ) -> None:
     t = await tenant_factory(users=USERS)
-    async with engine.resources.database.transaction() as session:
-        await create_credential(
-            session,
-            CredentialCipher(settings.parsed_credential_keys()),
-            tenant_id=t.tenant.id,
-            name="erp-api",
-            type="API_KEY",
-            service_name="ERP",
-            secret="erp-secret-token",
-            allowed_hosts=["127.0.0.1"],
-        )
+    with system_scope():  # test setup/inspection as the operator
+        async with engine.resources.database.transaction() as session:
+            await create_credential(
+                session,
+                CredentialCipher(settings.parsed_credential_keys()),
+                tenant_id=t.tenant.id,
+                name="erp-api",
+                type="API_KEY",
+                service_name="ERP",
+                secret="erp-secret-token",
+                allowed_hosts=["127.0.0.1"],
+            )
     definition = json.loads(
         json.dumps(example("invoice_triage")).replace("https://erp.example.com", erp.base_url)
     )

@@ -12,6 +12,7 @@ from agents import NodeConfig, NodeContext, create_registry, node_type
 from checkpoints import RunEngine
 from eawe.credentials import CredentialCipher, create_credential
 from eawe.db.models import AuditLog, Role, RunStatus
+from eawe.db.tenant_scope import system_scope
 from eawe.errors import ConflictError
 from tests.engine.conftest import audit_actions, linear, load_run, publish_workflow
 
@@ -48,27 +49,29 @@ async def test_secrets_are_scrubbed_from_errors_and_audit(
         dataclasses.replace(engine.resources, registry=registry, graphs=type(engine.resources.graphs)())
     )
     t = await tenant_factory(users=USERS)
-    async with custom.resources.database.transaction() as session:
-        await create_credential(
-            session,
-            CredentialCipher(settings.parsed_credential_keys()),
-            tenant_id=t.tenant.id,
-            name="crm",
-            type="API_KEY",
-            service_name="CRM",
-            secret="tok-9f8e7d6c5b4a",
-            allowed_hosts=["127.0.0.1"],
-        )
+    with system_scope():  # test setup/inspection as the operator
+        async with custom.resources.database.transaction() as session:
+            await create_credential(
+                session,
+                CredentialCipher(settings.parsed_credential_keys()),
+                tenant_id=t.tenant.id,
+                name="crm",
+                type="API_KEY",
+                service_name="CRM",
+                secret="tok-9f8e7d6c5b4a",
+                allowed_hosts=["127.0.0.1"],
+            )
     definition = linear({}, [{"id": "call", "type": "test.leaky", "config": {"credential": "crm"}}])
     workflow_id = await publish_workflow(custom, t.tenant.id, definition)
     run = await custom.start_run(t.tenant.id, workflow_id, {}, None)
     assert await custom.execute_run(run.id) == RunStatus.PAUSED_WITH_ERROR
     stored = await load_run(custom, t.tenant.id, run.id)
     assert stored.error["message"] == f"upstream refused token [REDACTED] for tenant {t.tenant.id}"
-    async with custom.resources.database.session() as session:
-        from sqlalchemy import select
+    with system_scope():  # test setup/inspection as the operator
+        async with custom.resources.database.session() as session:
+            from sqlalchemy import select
 
-        rows = (await session.scalars(select(AuditLog).where(AuditLog.tenant_id == t.tenant.id))).all()
+            rows = (await session.scalars(select(AuditLog).where(AuditLog.tenant_id == t.tenant.id))).all()
     assert "tok-9f8e7d6c5b4a" not in json.dumps([r.details for r in rows], default=str)
 
 

@@ -11,6 +11,7 @@ import pytest
 from checkpoints import RunEngine
 from checkpoints.run_event_log import read_run_events
 from eawe.db.models import HITLStatus, Role, RunStatus
+from eawe.db.tenant_scope import system_scope
 from eawe.errors import ConflictError, NotFoundError, ValidationError
 from tests.engine.conftest import audit_actions, linear, load_run, publish_workflow, run_tasks
 from tests.engine.stub_http import RecordedRequest, StubHTTPServer
@@ -79,8 +80,11 @@ async def test_start_run_refusals(engine: RunEngine, tenant_factory: Any) -> Non
 
     from eawe.db.repositories.workflows import create_workflow
 
-    async with engine.resources.database.transaction() as session:
-        draft = await create_workflow(session, tenant_id=t.tenant.id, name="draft", definition_graph=ANSWER)
+    with system_scope():  # test setup/inspection as the operator
+        async with engine.resources.database.transaction() as session:
+            draft = await create_workflow(
+                session, tenant_id=t.tenant.id, name="draft", definition_graph=ANSWER
+            )
     with pytest.raises(ConflictError, match="no published version"):
         await engine.start_run(t.tenant.id, draft.id, {"question": "x"}, None)
 
@@ -89,13 +93,14 @@ async def test_publish_validates_and_freezes_versions(engine: RunEngine, tenant_
     from eawe.db.repositories.workflows import create_workflow, update_workflow
 
     t = await tenant_factory(users=USERS)
-    async with engine.resources.database.transaction() as session:
-        broken = await create_workflow(
-            session,
-            tenant_id=t.tenant.id,
-            name="broken",
-            definition_graph={"nodes": [{"id": "a", "type": "nope"}]},
-        )
+    with system_scope():  # test setup/inspection as the operator
+        async with engine.resources.database.transaction() as session:
+            broken = await create_workflow(
+                session,
+                tenant_id=t.tenant.id,
+                name="broken",
+                definition_graph={"nodes": [{"id": "a", "type": "nope"}]},
+            )
     with pytest.raises(ValidationError) as caught:
         await engine.publish(t.tenant.id, broken.id, actor_id=None)
     assert any(p.field == "nodes[0].type" and p.node_id == "a" for p in caught.value.problems)
@@ -103,8 +108,9 @@ async def test_publish_validates_and_freezes_versions(engine: RunEngine, tenant_
     workflow_id = await publish_workflow(engine, t.tenant.id, ANSWER)
     first = await engine.start_run(t.tenant.id, workflow_id, {"question": "q"}, None)
     changed = {**ANSWER, "name": "v2"}
-    async with engine.resources.database.transaction() as session:
-        await update_workflow(session, t.tenant.id, workflow_id, definition_graph=changed)
+    with system_scope():  # test setup/inspection as the operator
+        async with engine.resources.database.transaction() as session:
+            await update_workflow(session, t.tenant.id, workflow_id, definition_graph=changed)
     again = await engine.publish(t.tenant.id, workflow_id, actor_id=None)
     assert again.version == 2
     second = await engine.start_run(t.tenant.id, workflow_id, {"question": "q"}, None)
@@ -456,8 +462,9 @@ async def test_lease_expiry_recovery(engine: RunEngine, tenant_factory: Any) -> 
     workflow_id = await publish_workflow(engine, t.tenant.id, ANSWER)
     run = await engine.start_run(t.tenant.id, workflow_id, {"question": "travel?"}, None)
     with worker_alive(engine.resources.database.conninfo, "dead-worker"):  # claims, then dies
-        async with engine.resources.database.transaction() as session:
-            assert await claim_run(session, run.id, owner="dead-worker", lease_seconds=0.001) is not None
+        with system_scope():  # test setup/inspection as the operator
+            async with engine.resources.database.transaction() as session:
+                assert await claim_run(session, run.id, owner="dead-worker", lease_seconds=0.001) is not None
     assert (await load_run(engine, t.tenant.id, run.id)).status == RunStatus.RUNNING
     assert run.id in await engine.recover()
     recovered = await load_run(engine, t.tenant.id, run.id)

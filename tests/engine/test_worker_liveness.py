@@ -15,6 +15,7 @@ from agents import KeywordRetriever, LocalChatModelFactory, create_registry
 from checkpoints import RunEngine, open_engine
 from checkpoints.leases import claim_run, renew_lease
 from eawe.db.models import AuditLog, RunStatus
+from eawe.db.tenant_scope import system_scope
 from tests.engine.conftest import CORPUS, linear, load_run, publish_workflow
 from tests.engine.stub_http import RecordedRequest, StubHTTPServer
 
@@ -32,7 +33,7 @@ async def _engine(settings: Any, database: Any, worker_id: str) -> RunEngine:
 
 
 async def test_a_worker_that_loses_its_liveness_stops_and_another_takes_over_at_once(
-    settings: Any, database: Any, database_conninfo: str, tenant_factory: Any
+    settings: Any, database: Any, owner_conninfo: str, tenant_factory: Any
 ) -> None:
     t = await tenant_factory()
     arrived, release = threading.Event(), threading.Event()
@@ -66,21 +67,23 @@ async def test_a_worker_that_loses_its_liveness_stops_and_another_takes_over_at_
         assert await asyncio.to_thread(arrived.wait, 30)
 
         # While the first worker lives, its run (60 s lease) is not claimable.
-        async with second.resources.database.transaction() as session:
-            assert await claim_run(session, run.id, owner="liveness-second", lease_seconds=60) is None
+        with system_scope():  # test setup/inspection as the operator
+            async with second.resources.database.transaction() as session:
+                assert await claim_run(session, run.id, owner="liveness-second", lease_seconds=60) is None
 
         # Its liveness session ends (as when PostgreSQL drops the connection) while it executes.
         liveness = first.resources.liveness
         assert liveness is not None and liveness._conn is not None
-        with psycopg.connect(database_conninfo, autocommit=True) as admin:
+        with psycopg.connect(owner_conninfo, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (liveness._conn.info.backend_pid,))
         assert await asyncio.wait_for(executing, 10) is None  # it stopped, without an outcome
         assert first.resources.worker_id != "liveness-first" and liveness.losses == 1
-        async with first.resources.database.transaction() as session:  # its heartbeat loses the run
-            assert await renew_lease(session, run.id, owner="liveness-first", lease_seconds=60) == (
-                False,
-                False,
-            )
+        with system_scope():  # test setup/inspection as the operator
+            async with first.resources.database.transaction() as session:  # its heartbeat loses the run
+                assert await renew_lease(session, run.id, owner="liveness-first", lease_seconds=60) == (
+                    False,
+                    False,
+                )
 
         # Another worker claims the run at once (its lease has ~60 s left) and finishes it.
         started = time.monotonic()
@@ -91,10 +94,11 @@ async def test_a_worker_that_loses_its_liveness_stops_and_another_takes_over_at_
         assert keys[0] == keys[1]  # the re-executed call repeats its idempotency key
 
         # The first worker's stopped execution wrote nothing after the loss: one start, one resume.
-        async with first.resources.database.session() as session:
-            actions = (
-                await session.scalars(select(AuditLog.action).where(AuditLog.workflow_run_id == run.id))
-            ).all()
+        with system_scope():  # test setup/inspection as the operator
+            async with first.resources.database.session() as session:
+                actions = (
+                    await session.scalars(select(AuditLog.action).where(AuditLog.workflow_run_id == run.id))
+                ).all()
         assert actions.count("RUN_STARTED") == 1 and actions.count("RUN_RESUMED") == 1
         assert actions.count("RUN_COMPLETED") == 1
 

@@ -17,7 +17,7 @@ import tempfile
 
 from agents import KeywordRetriever, LocalChatModelFactory, create_registry
 from checkpoints import RunWorker, open_engine
-from eawe.db.database import open_database
+from eawe.db.database import open_app_database
 from eawe.settings import Settings
 from tests.engine.conftest import CORPUS
 
@@ -26,7 +26,7 @@ async def main(conninfo: str, name: str, lease_seconds: float) -> None:
     settings = Settings(
         _env_file=None, environment="test", database_url=conninfo, data_dir=tempfile.mkdtemp()
     )
-    database = await open_database(settings, conninfo=conninfo)
+    database = await open_app_database(settings, migrate=False)  # the one start-up sequence
     engine = await open_engine(
         settings,
         database,

@@ -66,9 +66,9 @@ async def _configure(client: httpx.AsyncClient, admin: dict[str, str], url: str,
     return created.json()
 
 
-def _stored_text(database_conninfo: str) -> str:
+def _stored_text(owner_conninfo: str) -> str:
     """Everything the run store holds: checkpoints, their writes and blobs, runs, audit rows, tasks."""
-    with psycopg.connect(database_conninfo) as conn:
+    with psycopg.connect(owner_conninfo) as conn:
         tables = (
             "checkpoints",
             "checkpoint_writes",
@@ -81,7 +81,7 @@ def _stored_text(database_conninfo: str) -> str:
 
 
 async def test_mcp_tool_node_calls_the_tenants_server_with_its_credential(
-    client: httpx.AsyncClient, api_tenant, database_conninfo: str, caplog: pytest.LogCaptureFixture
+    client: httpx.AsyncClient, api_tenant, owner_conninfo: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     token = "stub-mcp-secret-" + secrets.token_hex(8)
@@ -105,9 +105,9 @@ async def test_mcp_tool_node_calls_the_tenants_server_with_its_credential(
         logs = caplog.text + "\n".join(
             f"{r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records
         )
-        for text in (str(done), events.text, audit.text, _stored_text(database_conninfo), logs):
+        for text in (str(done), events.text, audit.text, _stored_text(owner_conninfo), logs):
             assert token not in text
-        assert "A-17" in _stored_text(database_conninfo)  # the scan does see run content
+        assert "A-17" in _stored_text(owner_conninfo)  # the scan does see run content
         assert "MCP_SERVER_CREATED" in audit.text
 
         # A tool the configuration does not allow is never called.

@@ -14,6 +14,7 @@ from eawe.db.database import Database
 from eawe.db.models import Document, IndexingStatus, utcnow
 from eawe.db.repositories import documents as repo
 from eawe.db.repositories.document_leases import INTERRUPTED_REASON, fail_expired_indexing
+from eawe.db.tenant_scope import system_scope
 from eawe.errors import ConflictError
 from eawe.settings import Settings
 from retrieval import ChunkStore, LocalMiniLMEmbeddings, index_document, open_chunk_store, register_document
@@ -51,8 +52,9 @@ async def _new_document(database: Database, tenant_factory: Any, name: str) -> t
 
 
 async def _status(database: Database, tenant_id: str, document_id: str) -> Document:
-    async with database.session() as session:
-        return await repo.get_document(session, tenant_id, document_id)
+    with system_scope():  # test setup/inspection as the operator
+        async with database.session() as session:
+            return await repo.get_document(session, tenant_id, document_id)
 
 
 async def test_a_live_indexer_renews_its_lease_past_the_sweeper(
@@ -72,8 +74,9 @@ async def test_a_live_indexer_renews_its_lease_past_the_sweeper(
     )
     swept: list[str] = []
     while not task.done():  # sweep as often as a server would, for longer than the lease
-        async with database.transaction() as session:
-            swept += await fail_expired_indexing(session, lease=timedelta(seconds=LEASE))
+        with system_scope():  # test setup/inspection as the operator
+            async with database.transaction() as session:
+                swept += await fail_expired_indexing(session, lease=timedelta(seconds=LEASE))
         await asyncio.sleep(0.3)
     outcome = task.result()
     assert document_id not in swept
@@ -84,8 +87,9 @@ async def test_a_dead_indexers_document_is_failed_and_can_be_uploaded_again(
     database: Database, tenant_factory: Any, lease_settings: Settings
 ) -> None:
     tenant_id, document_id = await _new_document(database, tenant_factory, "stuck.md")
-    async with database.transaction() as session:
-        await repo.set_document_status(session, tenant_id, document_id, IndexingStatus.INDEXING)
+    with system_scope():  # test setup/inspection as the operator
+        async with database.transaction() as session:
+            await repo.set_document_status(session, tenant_id, document_id, IndexingStatus.INDEXING)
     with pytest.raises(ConflictError):  # while the lease is live, a second upload waits
         await register_document(
             database,
@@ -94,14 +98,16 @@ async def test_a_dead_indexers_document_is_failed_and_can_be_uploaded_again(
             file_name="stuck.md",
             allowed_roles=["Staff"],
         )
-    async with database.transaction() as session:  # what an indexer killed 10 s ago leaves behind
-        await session.execute(
-            update(Document)
-            .where(Document.id == document_id)
-            .values(updated_at=utcnow() - timedelta(seconds=10))
-        )
-    async with database.transaction() as session:
-        assert document_id in await fail_expired_indexing(session, lease=timedelta(seconds=LEASE))
+    with system_scope():  # test setup/inspection as the operator
+        async with database.transaction() as session:  # what an indexer killed 10 s ago leaves behind
+            await session.execute(
+                update(Document)
+                .where(Document.id == document_id)
+                .values(updated_at=utcnow() - timedelta(seconds=10))
+            )
+    with system_scope():  # test setup/inspection as the operator
+        async with database.transaction() as session:
+            assert document_id in await fail_expired_indexing(session, lease=timedelta(seconds=LEASE))
     row = await _status(database, tenant_id, document_id)
     assert row.status is IndexingStatus.FAILED and row.error == INTERRUPTED_REASON
     again = await register_document(

@@ -15,6 +15,7 @@ from cli.ingest import ingest_from_cli
 from eawe.db.database import Database
 from eawe.db.models import AuditLog, Document, IndexingStatus, Role, Tenant
 from eawe.db.repositories import documents as repo
+from eawe.db.tenant_scope import system_scope
 from eawe.errors import NotFoundError
 from eawe.settings import Settings
 from retrieval import (
@@ -50,16 +51,18 @@ async def tenant_id(tenant_factory: Any) -> str:
 
 
 async def _row(database: Database, tenant_id: str, document_id: str) -> Document:
-    async with database.session() as session:
-        return await repo.get_document(session, tenant_id, document_id)
+    with system_scope():  # test setup/inspection as the operator
+        async with database.session() as session:
+            return await repo.get_document(session, tenant_id, document_id)
 
 
 async def _audit_actions(database: Database, tenant_id: str) -> list[str]:
-    async with database.session() as session:
-        rows = await session.scalars(
-            select(AuditLog).where(AuditLog.tenant_id == tenant_id).order_by(AuditLog.seq)
-        )
-        return [r.action for r in rows]
+    with system_scope():  # test setup/inspection as the operator
+        async with database.session() as session:
+            rows = await session.scalars(
+                select(AuditLog).where(AuditLog.tenant_id == tenant_id).order_by(AuditLog.seq)
+            )
+            return [r.action for r in rows]
 
 
 def _write(folder: Path, files: dict[str, bytes]) -> list[Path]:
@@ -361,10 +364,11 @@ async def test_eawe_ingest_command_backend(tmp_path: Path, settings: Settings, d
     assert ok is False  # b.txt is empty, so the command reports a failure...
     text = out.getvalue()
     assert "COMPLETED" in text and "FAILED" in text and "file is empty" in text
-    async with database.session() as session:
-        local = await session.scalar(select(Tenant).where(Tenant.name == "local"))
-        assert local is not None
-        rows = (await repo.list_documents(session, local.id)).items
+    with system_scope():  # test setup/inspection as the operator
+        async with database.session() as session:
+            local = await session.scalar(select(Tenant).where(Tenant.name == "local"))
+            assert local is not None
+            rows = (await repo.list_documents(session, local.id)).items
     assert sorted(r.status.value for r in rows) == ["COMPLETED", "FAILED"]  # ...and a.md is indexed anyway
     with pytest.raises(NotFoundError):
         await ingest_from_cli(

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from eawe.db.models import Role, User
+from eawe.db.tenant_scope import system_scope
 from eawe.settings import Settings
 from tests.conftest import TEST_CREDENTIAL_KEYS
 from tests.server.api_tenants import ApiTenant, assert_problem
@@ -188,8 +189,9 @@ async def test_operator_cannot_decide_someone_elses_task(
 
 
 async def _set_active(app: FastAPI, user_id: str, active: bool) -> None:
-    async with app.state.resources.database.transaction() as session:
-        await session.execute(update(User).where(User.id == user_id).values(is_active=active))
+    with system_scope():  # test setup/inspection as the operator
+        async with app.state.resources.database.transaction() as session:
+            await session.execute(update(User).where(User.id == user_id).values(is_active=active))
 
 
 async def test_revoked_keys_and_deactivated_users_stop_at_once(

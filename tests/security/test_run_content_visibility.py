@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from eawe.db.models import RunStatus, User
+from eawe.db.tenant_scope import system_scope
 from tests.server.api_tenants import ApiTenant, assert_problem, login
 from tests.server.sample_workflows import create_and_publish, linear, start_run
 
@@ -256,8 +257,11 @@ async def test_a_deactivated_starter_pauses_the_run_with_an_error(
     run = await start_run(client, scene.starter, scene.workflow_id, {"question": QUERY})
 
     async def set_active(active: bool) -> None:
-        async with app.state.resources.database.transaction() as session:
-            await session.execute(update(User).where(User.id == scene.starter_id).values(is_active=active))
+        with system_scope():  # test setup/inspection as the operator
+            async with app.state.resources.database.transaction() as session:
+                await session.execute(
+                    update(User).where(User.id == scene.starter_id).values(is_active=active)
+                )
 
     await set_active(False)
     assert await engine.execute_run(run["id"]) == RunStatus.PAUSED_WITH_ERROR

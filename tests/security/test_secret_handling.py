@@ -77,7 +77,7 @@ async def _sse_of_new_run(live_url: str, headers: dict[str, str], workflow_id: s
 
 
 async def _everything_about(
-    client: httpx.AsyncClient, tenant: ApiTenant, run_id: str, database_conninfo: str
+    client: httpx.AsyncClient, tenant: ApiTenant, run_id: str, owner_conninfo: str
 ) -> dict[str, str]:
     """Every place a run's data can be read back, as text."""
     texts = {}
@@ -100,7 +100,7 @@ async def _everything_about(
         f"/v1/runs/{run_id}/events", headers=tenant.admin, params={"stop_on_pause": "true"}
     )
     texts["events"] = events.text
-    with psycopg.connect(database_conninfo) as conn:
+    with psycopg.connect(owner_conninfo) as conn:
         for table, column in (
             ("checkpoints", "thread_id"),
             ("checkpoint_writes", "thread_id"),
@@ -220,7 +220,7 @@ async def test_credential_errors_and_bodies_never_echo_the_value(
 
 
 async def test_passwords_and_hashes_never_come_back(
-    client: httpx.AsyncClient, api_tenant, caplog: pytest.LogCaptureFixture, database_conninfo: str
+    client: httpx.AsyncClient, api_tenant, caplog: pytest.LogCaptureFixture, owner_conninfo: str
 ) -> None:
     caplog.set_level(logging.DEBUG)
     tenant = await api_tenant()
@@ -268,7 +268,7 @@ async def test_passwords_and_hashes_never_come_back(
         await client.get("/v1/audit-logs", headers=tenant.admin, params={"limit": 200}),
         created,
     ]
-    with psycopg.connect(database_conninfo) as conn:
+    with psycopg.connect(owner_conninfo) as conn:
         (stored_hash,) = conn.execute('SELECT password FROM "User" WHERE email = %s', (email,)).fetchone()
     assert stored_hash.startswith("$argon2")
     for response in readable:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from eawe.db.models import AuditLog, HITLTask, Role
+from eawe.db.tenant_scope import system_scope
 from eawe.settings import Settings
 from tests.server.sample_workflows import create_and_publish, linear, start_run, wait_for_status
 
@@ -43,21 +44,23 @@ async def _paused_task(client: httpx.AsyncClient, tenant, definition: dict) -> t
 
 
 async def _make_overdue(database, task_id: str) -> None:
-    async with database.transaction() as session:
-        await session.execute(
-            update(HITLTask).where(HITLTask.id == task_id).values(due_at=datetime(2020, 1, 1))
-        )
+    with system_scope():  # test setup/inspection as the operator
+        async with database.transaction() as session:
+            await session.execute(
+                update(HITLTask).where(HITLTask.id == task_id).values(due_at=datetime(2020, 1, 1))
+            )
 
 
 async def _escalations(database, run_id: str) -> int:
-    async with database.session() as session:
-        return int(
-            await session.scalar(
-                select(func.count()).where(
-                    AuditLog.workflow_run_id == run_id, AuditLog.action == "HITL_TASK_ESCALATED"
+    with system_scope():  # test setup/inspection as the operator
+        async with database.session() as session:
+            return int(
+                await session.scalar(
+                    select(func.count()).where(
+                        AuditLog.workflow_run_id == run_id, AuditLog.action == "HITL_TASK_ESCALATED"
+                    )
                 )
             )
-        )
 
 
 async def _until(predicate, timeout: float = 15.0) -> None:

@@ -26,6 +26,7 @@ from eawe.db.database import open_database
 from eawe.db.models import Role
 from eawe.db.repositories.tenants import create_tenant
 from eawe.db.repositories.users import create_user
+from eawe.db.tenant_scope import system_scope
 from eawe.settings import Settings
 from server.app import create_app
 from tests.server.sample_workflows import REVIEWED_DRAFT
@@ -68,15 +69,16 @@ def role_headers(live_server: str, database_conninfo: str, settings: Settings) -
     async def make() -> dict[Role, str]:
         database = await open_database(settings, conninfo=database_conninfo)
         try:
-            async with database.transaction() as session:
-                tenant = await create_tenant(session, f"contract-{tag}")
-                emails = {}
-                for role in Role:
-                    email = f"{role.value.lower()}-{tag}@contract.test"
-                    await create_user(
-                        session, tenant_id=tenant.id, email=email, password=passwords[role], role=role
-                    )
-                    emails[role] = email
+            with system_scope():  # test setup/inspection as the operator
+                async with database.transaction() as session:
+                    tenant = await create_tenant(session, f"contract-{tag}")
+                    emails = {}
+                    for role in Role:
+                        email = f"{role.value.lower()}-{tag}@contract.test"
+                        await create_user(
+                            session, tenant_id=tenant.id, email=email, password=passwords[role], role=role
+                        )
+                        emails[role] = email
             return emails
         finally:
             await database.dispose()

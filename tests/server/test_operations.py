@@ -17,6 +17,7 @@ from agents.context import NodeContext, Principal, RunContext
 from agents.models.factory import LocalChatModelFactory
 from eawe.db.models import HITLTask
 from eawe.db.repositories.usage import run_usage
+from eawe.db.tenant_scope import system_scope
 from eawe.settings import ModelPrice, Settings
 from eawe.telemetry.logs import configure_logging
 from graphs.node_observer import observe_node
@@ -54,12 +55,13 @@ async def test_metrics_need_the_token_and_report_runs_nodes_hitl_and_http(
     workflow_id = await create_and_publish(client, tenant.designer, DRAFT_THEN_REVIEW)
     run = await start_run(client, tenant.operator, workflow_id, {"topic": "budgets"})
     paused = await wait_for_status(client, tenant.operator, run["id"], "PAUSED_FOR_APPROVAL")
-    async with database.transaction() as session:  # make its task overdue
-        await session.execute(
-            update(HITLTask)
-            .where(HITLTask.id == paused["pending_tasks"][0])
-            .values(due_at=datetime(2020, 1, 1))
-        )
+    with system_scope():  # test setup/inspection as the operator
+        async with database.transaction() as session:  # make its task overdue
+            await session.execute(
+                update(HITLTask)
+                .where(HITLTask.id == paused["pending_tasks"][0])
+                .values(due_at=datetime(2020, 1, 1))
+            )
 
     assert (await client.get("/metrics")).status_code == 401
     wrong = await client.get("/metrics", headers={"Authorization": "Bearer nope"})
@@ -101,9 +103,10 @@ async def test_node_usage_is_recorded_per_execution_and_summed_per_run(
     workflow_id = await create_and_publish(client, tenant.designer, DRAFT_THEN_REVIEW)
     run = await start_run(client, tenant.operator, workflow_id, {"topic": "travel"})
     await wait_for_status(client, tenant.operator, run["id"], "PAUSED_FOR_APPROVAL")
-    async with database.session() as session:
-        usage = await run_usage(session, tenant.tenant_id, run["id"])
-        other = await run_usage(session, "some-other-tenant", run["id"])
+    with system_scope():  # test setup/inspection as the operator
+        async with database.session() as session:
+            usage = await run_usage(session, tenant.tenant_id, run["id"])
+            other = await run_usage(session, "some-other-tenant", run["id"])
     by_node = {e["node_id"]: e for e in usage["node_executions"]}
     assert set(by_node) == {"draft", "review"}
     assert by_node["draft"]["outcome"] == "completed" and by_node["review"]["outcome"] == "interrupted"

@@ -23,6 +23,7 @@ from checkpoints.leases import claim_run
 from checkpoints.step_journal import StepJournal
 from checkpoints.stream_log import StreamRecorder
 from eawe.db.models import AuditLog, Role
+from eawe.db.tenant_scope import system_scope
 from eawe.settings import Settings
 from server.app import create_app
 from tests.engine.dying_worker import worker_alive
@@ -78,17 +79,18 @@ async def _people(tenant_factory, client: httpx.AsyncClient) -> tuple[dict[str, 
 
 
 async def _count(database, run_id: str, action: str, node_id: str) -> int:  # type: ignore[no-untyped-def]
-    async with database.session() as session:
-        return int(
-            await session.scalar(
-                select(func.count()).where(
-                    AuditLog.workflow_run_id == run_id,
-                    AuditLog.action == action,
-                    AuditLog.details["node_id"].astext == node_id,
+    with system_scope():  # test setup/inspection as the operator
+        async with database.session() as session:
+            return int(
+                await session.scalar(
+                    select(func.count()).where(
+                        AuditLog.workflow_run_id == run_id,
+                        AuditLog.action == action,
+                        AuditLog.details["node_id"].astext == node_id,
+                    )
                 )
+                or 0
             )
-            or 0
-        )
 
 
 async def test_paused_run_survives_a_restart(restart_settings: Settings, tenant_factory, database) -> None:
@@ -136,10 +138,11 @@ async def test_run_of_a_dead_worker_resumes_from_its_checkpoint(
         resources = app.state.resources.engine.resources
         # A worker claims the run, executes its first node (checkpointed), then dies without a word.
         with worker_alive(database.conninfo, "worker-that-dies"):  # claims, then its lock dies
-            async with database.transaction() as session:
-                claimed = await claim_run(
-                    session, run["id"], owner="worker-that-dies", lease_seconds=LEASE_SECONDS
-                )
+            with system_scope():  # test setup/inspection as the operator
+                async with database.transaction() as session:
+                    claimed = await claim_run(
+                        session, run["id"], owner="worker-that-dies", lease_seconds=LEASE_SECONDS
+                    )
         assert claimed is not None
         # The worker's own graph, context and config: the checkpoints carry the run id, so a later
         # execution knows the run already started and continues from its checkpoint.
@@ -169,10 +172,11 @@ async def test_run_of_a_dead_worker_resumes_from_its_checkpoint(
     assert done["payload"]["fetched"] == {"items": 3} and done["payload"]["final"] == "done: crash"
     assert len(endpoint.requests) == calls_before == 1  # the checkpointed tool call was not repeated
     assert await _count(database, run["id"], "NODE_FINISHED", "finish") == 1
-    async with database.session() as session:
-        resumed = await session.scalar(
-            select(AuditLog.details).where(
-                AuditLog.workflow_run_id == run["id"], AuditLog.action == "RUN_RESUMED"
+    with system_scope():  # test setup/inspection as the operator
+        async with database.session() as session:
+            resumed = await session.scalar(
+                select(AuditLog.details).where(
+                    AuditLog.workflow_run_id == run["id"], AuditLog.action == "RUN_RESUMED"
+                )
             )
-        )
     assert resumed and resumed.get("recovered") is True

@@ -57,7 +57,7 @@ def _stored_prefixes(conninfo: str, key: str) -> list[str]:
 
 
 async def test_sdk_put_get_search_namespaces_delete(
-    live_url: str, client: httpx.AsyncClient, api_tenant, database_conninfo: str
+    live_url: str, client: httpx.AsyncClient, api_tenant, owner_conninfo: str
 ) -> None:
     tenant = await api_tenant()
     sdk = await _sdk(client, live_url, tenant, Role.DESIGNER)
@@ -97,11 +97,11 @@ async def test_sdk_put_get_search_namespaces_delete(
     assert (await sdk.store.get_item(ns, key="prefs"))["value"] == {"theme": "solarized"}
     await sdk.store.delete_item(ns, key="prefs")
     assert await sdk.store.get_item(ns, key="prefs") is None
-    assert _stored_prefixes(database_conninfo, "other") == [".".join([tenant.tenant_id, *ns])]
+    assert _stored_prefixes(owner_conninfo, "other") == [".".join([tenant.tenant_id, *ns])]
 
 
 async def test_tenants_never_see_each_others_items(
-    live_url: str, client: httpx.AsyncClient, api_tenant, database_conninfo: str
+    live_url: str, client: httpx.AsyncClient, api_tenant, owner_conninfo: str
 ) -> None:
     a, b = await api_tenant(), await api_tenant()
     sdk_a = await _sdk(client, live_url, a, Role.ADMINISTRATOR)
@@ -121,7 +121,7 @@ async def test_tenants_never_see_each_others_items(
     await sdk_b.store.put_item(ns, key=key, value={"owner": "b"})
     assert (await sdk_a.store.get_item(ns, key=key))["value"] == {"owner": "a"}
     assert (await sdk_b.store.get_item(ns, key=key))["value"] == {"owner": "b"}
-    assert _stored_prefixes(database_conninfo, key) == sorted(".".join([t.tenant_id, *ns]) for t in (a, b))
+    assert _stored_prefixes(owner_conninfo, key) == sorted(".".join([t.tenant_id, *ns]) for t in (a, b))
 
     # Naming A's tenant id as a label does not reach A's items: it is just B's own namespace.
     assert await sdk_b.store.get_item([a.tenant_id, *ns], key=key) is None

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from eawe.db.repositories.usage import run_usage
+from eawe.db.tenant_scope import system_scope
 from tests.engine.stub_http import RecordedRequest, StubHTTPServer
 from tests.server.api_tenants import assert_problem
 from tests.server.sample_workflows import create_and_publish, linear, start_run, wait_for_status
@@ -109,8 +110,9 @@ async def test_each_tenant_reaches_its_own_endpoint_with_its_own_key(
     assert sorted(r.body["model"] for r in one.requests) == ["big-model", "model-one"]
     assert sorted(r.body["model"] for r in two.requests) == ["big-model", "model-two"]
 
-    async with database.session() as session:
-        usage = await run_usage(session, t1.tenant_id, t1_run["id"])
+    with system_scope():  # test setup/inspection as the operator
+        async with database.session() as session:
+            usage = await run_usage(session, t1.tenant_id, t1_run["id"])
     by_node = {e["node_id"]: e["token_usage"] for e in usage["node_executions"]}
     assert by_node["first"] == {"model-one": {"input_tokens": 11, "output_tokens": 7, "total_tokens": 18}}
     assert by_node["second"] == {"big-model": {"input_tokens": 11, "output_tokens": 7, "total_tokens": 18}}

@@ -22,6 +22,7 @@ from langgraph_sdk.errors import ConflictError, NotFoundError
 from sqlalchemy import select, update
 
 from eawe.db.models import Cron, Role, WorkflowRun, utcnow
+from eawe.db.tenant_scope import system_scope
 from eawe.settings import Settings
 from tests.engine.stub_http import StubHTTPServer
 
@@ -155,8 +156,9 @@ async def test_multitask_strategies_under_concurrency(live_url, client, api_tena
         await sdk.runs.join(thread, run["run_id"])
     state = await sdk.threads.get_state(thread)
     assert state["values"]["steps"] == ["A", "A", "B", "B", "C", "C"]
-    async with database.session() as session:
-        rows = (await session.scalars(select(WorkflowRun).where(WorkflowRun.thread_id == thread))).all()
+    with system_scope():  # test setup/inspection as the operator
+        async with database.session() as session:
+            rows = (await session.scalars(select(WorkflowRun).where(WorkflowRun.thread_id == thread))).all()
     spans = sorted((r.started_at, r.completed_at) for r in rows)
     assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(spans))
 
@@ -338,8 +340,11 @@ async def test_crons_fire_and_webhooks_are_signed(live_url, client, api_tenant, 
         ]
         with pytest.raises(httpx.HTTPStatusError):
             await sdk.crons.create("chat", schedule="not a schedule")
-        async with database.transaction() as session:  # time passes: the tick is due
-            await session.execute(update(Cron).where(Cron.id == cron["cron_id"]).values(next_run_at=utcnow()))
+        with system_scope():  # test setup/inspection as the operator
+            async with database.transaction() as session:  # time passes: the tick is due
+                await session.execute(
+                    update(Cron).where(Cron.id == cron["cron_id"]).values(next_run_at=utcnow())
+                )
         for _ in range(150):
             runs = await sdk.runs.list(thread)
             if len(runs) == 2 and runs[0]["status"] == "success":
@@ -347,8 +352,9 @@ async def test_crons_fire_and_webhooks_are_signed(live_url, client, api_tenant, 
             await asyncio.sleep(0.1)
         assert len(runs) == 2 and runs[0]["status"] == "success"
         assert _texts((await sdk.threads.get_state(thread))["values"])[-1] == ("ai", "echo: tick")
-        async with database.session() as session:
-            row = await session.scalar(select(Cron).where(Cron.id == cron["cron_id"]))
+        with system_scope():  # test setup/inspection as the operator
+            async with database.session() as session:
+                row = await session.scalar(select(Cron).where(Cron.id == cron["cron_id"]))
         assert row is not None and row.next_run_at is not None and row.next_run_at > utcnow()
         await sdk.crons.delete(cron["cron_id"])
         assert await sdk.crons.search(thread_id=thread) == []

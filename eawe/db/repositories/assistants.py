@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eawe.db.models import Assistant, AssistantVersion, utcnow
+from eawe.db.unique_conflicts import conflict_on_duplicate
 from eawe.errors import ConflictError, NotFoundError
 
 __all__ = [
@@ -90,8 +92,16 @@ async def create_assistant(
         created_at=now,
         updated_at=now,
     )
-    session.add(row)
-    await session.flush()
+    chosen = (  # a caller-chosen id may be another tenant's, invisible here: the insert tells
+        conflict_on_duplicate(
+            session, ConflictError(f"assistant {row.id} already exists", field="assistant_id")
+        )
+        if assistant_id is not None
+        else contextlib.nullcontext()
+    )
+    async with chosen:
+        session.add(row)
+        await session.flush()
     session.add(_version_row(row))
     await session.flush()
     return row

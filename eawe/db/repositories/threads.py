@@ -6,6 +6,7 @@ tenant already holds is refused the same way as one of the caller's own: 409, no
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from eawe.db.ids import new_id
 from eawe.db.models import AgentThread, RunStatus, RunStreamEvent, WorkflowRun, utcnow
+from eawe.db.unique_conflicts import conflict_on_duplicate
 from eawe.errors import ConflictError, NotFoundError
 
 __all__ = [
@@ -75,8 +77,14 @@ async def create_thread(
         created_at=now,
         updated_at=now,
     )
-    session.add(row)
-    await session.flush()
+    chosen = (  # a caller-chosen id may be another tenant's, invisible here: the insert tells
+        conflict_on_duplicate(session, ConflictError(f"thread {row.id} already exists", field="thread_id"))
+        if thread_id is not None
+        else contextlib.nullcontext()
+    )
+    async with chosen:
+        session.add(row)
+        await session.flush()
     return row
 
 

@@ -13,6 +13,7 @@ from eawe.audit import ActorType, append_audit
 from eawe.db.ids import new_id
 from eawe.db.models import Role, User
 from eawe.db.pagination import Page, paginate
+from eawe.db.unique_conflicts import conflict_on_duplicate
 from eawe.errors import ConflictError, NotFoundError, Problem, ValidationError
 from eawe.passwords import hash_password, verify_password
 
@@ -116,8 +117,11 @@ async def create_user(
         name=name,
         groups=clean_groups,
     )
-    session.add(user)
-    await session.flush()
+    async with conflict_on_duplicate(  # the address may be another tenant's, which this one cannot see
+        session, ConflictError(f"a user with email {clean_email!r} already exists", field="email")
+    ):
+        session.add(user)
+        await session.flush()
     await append_audit(
         session,
         tenant_id=tenant_id,
