@@ -28,7 +28,6 @@ __all__ = [
     "StepGuard",
     "StepRows",
     "append_outbox",
-    "guard_step",
     "outbox_after",
     "reserve_event_seqs",
     "send_step_rows",
@@ -52,28 +51,6 @@ async def reserve_event_seqs(session: AsyncSession, run_id: str, count: int) -> 
         {"n": count, "id": run_id},
     )
     return None if taken is None else int(taken) - count + 1
-
-
-async def guard_step(
-    session: AsyncSession, run_id: str, *, owner: str, lease_seconds: float, count: int
-) -> StepGuard | None:
-    """For the worker executing the run: check and renew its lease and take ``count`` seqs, in one
-    statement. None when ``owner`` no longer holds the run (the step must not commit)."""
-    row = (
-        await session.execute(
-            text(
-                """UPDATE "WorkflowRun"
-                   SET "leaseExpiresAt" = LOCALTIMESTAMP + make_interval(secs => :ttl),
-                       "eventSeq" = "eventSeq" + :n
-                   WHERE id = :id AND "leaseOwner" = :owner AND status = 'RUNNING'
-                   RETURNING "eventSeq", "cancelRequested" """
-            ),
-            {"id": run_id, "owner": owner, "ttl": lease_seconds, "n": count},
-        )
-    ).first()
-    if row is None:
-        return None
-    return StepGuard(first_seq=int(row.eventSeq) - count + 1, cancel_requested=bool(row.cancelRequested))
 
 
 _dumps = partial(json.dumps, default=str, separators=(",", ":"))
