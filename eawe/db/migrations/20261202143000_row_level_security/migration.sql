@@ -20,8 +20,7 @@ GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO eawe_app;
 -- Tables created later by the migrating role (LangGraph's checkpoint and store tables, new models).
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO eawe_app;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO eawe_app;
--- The migration history is the owner's.
-REVOKE INSERT, UPDATE, DELETE ON "_prisma_migrations" FROM eawe_app;
+-- (eawe.db.owner_upgrade revokes writes on "_prisma_migrations": the history is the owner's.)
 
 ALTER TABLE "Tenant" ENABLE ROW LEVEL SECURITY;
 CREATE POLICY "tenant_isolation" ON "Tenant" USING ("id" = current_setting('eawe.tenant', true) OR current_setting('eawe.tenant', true) = '*');
