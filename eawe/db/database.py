@@ -124,6 +124,13 @@ async def open_database(settings: Settings, *, conninfo: str | None = None) -> D
     )
 
 
+async def _upgrade(conninfos: Conninfos) -> None:
+    from eawe.db.owner_upgrade import upgrade_database
+
+    for name in await asyncio.to_thread(upgrade_database, conninfos):
+        _log.info("applied migration %s", name)
+
+
 async def open_app_database(
     settings: Settings, *, migrate: bool | None = None, check_role: bool = True
 ) -> Database:
@@ -136,14 +143,18 @@ async def open_app_database(
             superuser, BYPASSRLS, or the tables' owner). Off for operator commands, which act
             on every tenant anyway.
     """
-    from eawe.db.owner_upgrade import upgrade_database
     from eawe.db.roles import check_app_role
 
     conninfos = await asyncio.to_thread(resolve_conninfos, settings)
-    if migrate if migrate is not None else settings.embedded_mode:
-        for name in await asyncio.to_thread(upgrade_database, conninfos):
-            _log.info("applied migration %s", name)
-    warning = await asyncio.to_thread(check_app_role, conninfos.app) if check_role else None
-    if warning:
-        _log.warning("%s", warning)
+    wanted = migrate if migrate is not None else settings.embedded_mode
+    if wanted and conninfos.owner != conninfos.app:  # the owner migrates (and makes the login)
+        await _upgrade(conninfos)
+    unbound = await asyncio.to_thread(check_app_role, conninfos.app)  # None: RLS binds the login
+    if wanted and conninfos.owner == conninfos.app:
+        if unbound is None:  # only DATABASE_URL, and it is an application login: no DDL allowed
+            _log.info("not migrating: set DATABASE_OWNER_URL (or run `eawe db upgrade` with it)")
+        else:
+            await _upgrade(conninfos)
+    if unbound and check_role:
+        _log.warning("%s", unbound)
     return await open_database(settings, conninfo=conninfos.app)
