@@ -42,10 +42,13 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from psycopg import AsyncConnection
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from eawe.db.tenant_scope import TENANT_SETTING, current_scope
 
 if TYPE_CHECKING:
     from checkpoints.step_journal import StepJournal
@@ -85,6 +88,7 @@ class PooledPostgresSaver(AsyncPostgresSaver):
 WRITES_GRACE_SECONDS = 0.05
 """How long a finished task's writes wait for their step's checkpoint before committing alone."""
 
+_SET_SCOPE = "SELECT set_config(%s, %s, true)"
 _ENDS_STEP = frozenset({"__error__", "__interrupt__"})  # LangGraph's ERROR and INTERRUPT channels
 
 
@@ -124,8 +128,9 @@ async def _driver_connection(session: AsyncSession) -> Any:
 class StepSaver(PooledPostgresSaver):
     """The engine's saver: a run's super-step (writes, checkpoint, journal) is one transaction.
 
-    Reads stay on the psycopg pool; writes go through the engine's :class:`~eawe.db.database.
-    Database`, whose transaction the journal's rows share.
+    Reads and a run's step commits use the psycopg pool (each commit one pipelined round trip,
+    scoped to the current tenant for row-level security); the engine's :class:`~eawe.db.database.
+    Database` serves writes outside a run and the protocol numbering of a run's first parts.
     """
 
     def __init__(self, pool: AsyncConnectionPool[Any], database: Database) -> None:
@@ -207,10 +212,11 @@ class StepSaver(PooledPostgresSaver):
         blobs: list[Any],
         checkpoint_row: tuple[Any, ...] | None,
     ) -> None:
-        """One transaction, one round trip for its statements: the journal's rows (lease check
-        included) when ``thread`` is given, the held input checkpoint of ``owner``, the waiting
-        writes, the blobs and the checkpoint, sent in a psycopg pipeline on the session's
-        connection (so the session's per-transaction set-up still applies)."""
+        """One transaction in one round trip: ``BEGIN``, the tenant scope, the journal's rows
+        (lease check included) when ``thread`` is given, the held input checkpoint of ``owner``,
+        the waiting writes, the blobs, the checkpoint and ``COMMIT``, sent in one psycopg
+        pipeline on a connection of the checkpoint pool. When the lease is gone the journal's
+        statement raises, PostgreSQL skips the rest, and nothing is committed."""
         held = None
         if owner is not None:
             held, owner.held = owner.held, None
@@ -218,23 +224,40 @@ class StepSaver(PooledPostgresSaver):
             blobs, rows_before = [*held[0], *blobs], [held[1]]
         else:
             rows_before = []
-        async with self.database.transaction() as session:
-            rows = await thread.journal.take(session) if thread is not None else None
-            conn = await _driver_connection(session)
-            async with conn.cursor() as guard, conn.cursor() as cur:
-                async with conn.pipeline():
-                    if thread is not None and rows is not None:
-                        await thread.journal.send(guard, rows)
-                    for entry in entries:
-                        await cur.executemany(entry.query, entry.params)
-                    if blobs:
-                        await cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, blobs)
-                    for before in rows_before:
-                        await cur.execute(self.UPSERT_CHECKPOINTS_SQL, before)
-                    if checkpoint_row is not None:
-                        await cur.execute(self.UPSERT_CHECKPOINTS_SQL, checkpoint_row)
-                if thread is not None and rows is not None:
-                    await thread.journal.settle(guard, rows)  # LeaseLostError: rolled back
+        journal = thread.journal if thread is not None else None
+        rows = None
+        if journal is not None and journal.needs_session:  # once per execution, protocol runs
+            async with self.database.session() as session:
+                rows = await journal.take(session)
+        elif journal is not None:
+            rows = await journal.take()
+        scope = current_scope()
+        async with self.conn.connection() as conn:  # type: ignore[union-attr, operator]
+            try:
+                async with conn.cursor() as guard, conn.cursor() as cur:
+                    with journal.refusals() if journal is not None else contextlib.nullcontext():
+                        async with conn.pipeline():  # one round trip: BEGIN … COMMIT
+                            await cur.execute("BEGIN", prepare=False)
+                            if scope is not None:  # row-level security: the run's tenant
+                                await cur.execute(_SET_SCOPE, (TENANT_SETTING, scope), prepare=False)
+                            if journal is not None and rows is not None:
+                                await journal.send(guard, rows)  # aborts all when the lease is gone
+                            for entry in entries:
+                                await cur.executemany(entry.query, entry.params)
+                            if blobs:
+                                await cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, blobs)
+                            for before in rows_before:
+                                await cur.execute(self.UPSERT_CHECKPOINTS_SQL, before)
+                            if checkpoint_row is not None:
+                                await cur.execute(self.UPSERT_CHECKPOINTS_SQL, checkpoint_row)
+                            await cur.execute("COMMIT", prepare=False)
+                    if journal is not None and rows is not None:
+                        await journal.settle(guard, rows)
+            except BaseException:
+                if conn.info.transaction_status != TransactionStatus.IDLE:
+                    with contextlib.suppress(Exception):  # a broken connection: the pool drops it
+                        await conn.rollback()
+                raise
 
     async def aput(
         self,

@@ -15,9 +15,11 @@ are written by the engine's closing transaction through :meth:`StepJournal.write
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkpoints.events import RunEvent
@@ -25,11 +27,15 @@ from checkpoints.stream_log import StreamRecorder
 from eawe.audit import ActorType, redact
 from eawe.db.ids import new_id
 from eawe.db.models import utcnow
-from eawe.db.repositories.run_outbox import StepRows, send_step_rows, step_guard_of
+from eawe.db.repositories.run_outbox import (
+    LEASE_LOST_SQLSTATE,
+    NO_SUCH_RUN_SQLSTATE,
+    StepRows,
+    send_step_rows,
+    step_guard_of,
+)
 
 __all__ = ["LeaseLostError", "StepJournal"]
-
-Deferred = Callable[[AsyncSession], Awaitable[None]]
 
 
 class LeaseLostError(RuntimeError):
@@ -69,7 +75,6 @@ class StepJournal:
         self._committed = committed
         self._audit: list[dict[str, Any]] = []
         self._usage: list[dict[str, Any]] = []
-        self._deferred: list[Deferred] = []
 
     def audit(
         self,
@@ -94,28 +99,25 @@ class StepJournal:
         """A run event, stored in the run's outbox with the step (readers follow the outbox)."""
         self.recorder.add(event.type, {"data": event.data, "at": event.at})
 
-    def defer(self, write: Deferred) -> None:
-        """Any other row of the step, written through the session in the step's transaction
-        (before the step's statements; prefer :meth:`node_execution` for usage rows)."""
-        self._deferred.append(write)
-
     def node_execution(self, row: dict[str, Any]) -> None:
         """A node execution's usage row (``NodeExecution`` columns by database name, without
         ``id``, tenant, run and ``createdAt``), committed with the step."""
         self._usage.append({"id": new_id(), **row})
 
-    async def take(self, session: AsyncSession) -> StepRows | None:
-        """Empty the journal into the rows of one commit (deferred writes go to ``session`` now).
+    @property
+    def needs_session(self) -> bool:
+        """:meth:`take` must be given a session (to number the first protocol parts)."""
+        return self.recorder.needs_session
 
-        Call :func:`~eawe.db.repositories.run_outbox.send_step_rows` with them in the same
-        transaction, then :meth:`settle`. ``None``: nothing to write and no lease to check.
+    async def take(self, session: AsyncSession | None = None) -> StepRows | None:
+        """Empty the journal into the rows of one commit (``session``: see :attr:`needs_session`).
+
+        Send them with :meth:`send` in the commit's transaction, then :meth:`settle`. ``None``:
+        nothing to write and no lease to check.
         """
         parts = await self.recorder.take(session)
         audit, self._audit = self._audit, []
         usage, self._usage = self._usage, []
-        deferred, self._deferred = self._deferred, []
-        for write in deferred:
-            await write(session)
         if self.owner is None and not (parts or audit or usage):
             return None
         at = utcnow()
@@ -129,20 +131,27 @@ class StepJournal:
         )
 
     async def send(self, cursor: Any, rows: StepRows) -> None:
+        """Send the rows' one statement on a psycopg ``cursor`` (results may come later, in a
+        pipeline). It aborts the transaction when the lease is gone (see :meth:`refusals`)."""
         await send_step_rows(cursor, rows, owner=self.owner, lease_seconds=self.lease_seconds)
 
-    async def settle(self, cursor: Any, rows: StepRows) -> None:
-        """Read the outcome of :meth:`send` (after the pipeline's results are in).
+    @contextlib.contextmanager
+    def refusals(self) -> Iterator[None]:
+        """Turn the step statement's refusal into :class:`LeaseLostError` (``lost`` is set) or
+        :class:`LookupError` (no such run). The transaction is aborted: roll it back."""
+        try:
+            yield
+        except psycopg.Error as exc:
+            if exc.sqlstate == LEASE_LOST_SQLSTATE:
+                self.lost.set()
+                raise LeaseLostError(f"run {self.run_id}: the lease is held by another worker") from None
+            if exc.sqlstate == NO_SUCH_RUN_SQLSTATE:
+                raise LookupError(f"run {self.run_id} does not exist") from None
+            raise
 
-        Raises:
-            LeaseLostError: The lease is gone (``lost`` is set; the caller must roll back).
-        """
+    async def settle(self, cursor: Any, rows: StepRows) -> None:
+        """Read the outcome of :meth:`send` once its result is in (cancellation requested?)."""
         guard = await step_guard_of(cursor, len(rows.parts))
-        if guard is None:
-            if self.owner is None:
-                raise LookupError(f"run {self.run_id} does not exist")
-            self.lost.set()
-            raise LeaseLostError(f"run {self.run_id}: the lease is held by another worker")
         if guard.cancel_requested and self.owner is not None:
             self.cancel.set()
 
@@ -156,12 +165,12 @@ class StepJournal:
             LeaseLostError: The lease is gone (``lost`` is set; the caller must roll back).
         """
         if parts_only:
-            held = self._audit, self._usage, self._deferred
-            self._audit, self._usage, self._deferred = [], [], []
+            held = self._audit, self._usage
+            self._audit, self._usage = [], []
             try:
                 rows = await self.take(session)
             finally:
-                self._audit, self._usage, self._deferred = held
+                self._audit, self._usage = held
         else:
             rows = await self.take(session)
         if rows is None:
@@ -170,7 +179,8 @@ class StepJournal:
         driver = (await connection.get_raw_connection()).driver_connection
         assert driver is not None  # a connection of the session's open transaction
         async with driver.cursor() as cursor:
-            await self.send(cursor, rows)
+            with self.refusals():
+                await self.send(cursor, rows)
             await self.settle(cursor, rows)
 
     def committed(self) -> None:

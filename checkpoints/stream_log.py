@@ -177,11 +177,25 @@ class StreamRecorder:
         else:
             self._add(PROTOCOL_EVENT, lifecycle_event("completed", self.graph_name))
 
-    async def _number_protocol_parts(self, session: AsyncSession, parts: list[tuple[str, Any]]) -> None:
+    @property
+    def needs_session(self) -> bool:
+        """:meth:`take` must be given a session: the buffer holds the execution's first protocol
+        parts, numbered after the thread's last stored one."""
+        return (
+            self.protocol_thread is not None
+            and self._next_thread_seq is None
+            and any(e == PROTOCOL_EVENT for e, _ in self._buffer)
+        )
+
+    async def _number_protocol_parts(
+        self, session: AsyncSession | None, parts: list[tuple[str, Any]]
+    ) -> None:
         """Give each protocol part its thread-wide ``seq`` (and ``event_id``)."""
         if self.protocol_thread is None or not any(e == PROTOCOL_EVENT for e, _ in parts):
             return
         if self._next_thread_seq is None:
+            if session is None:
+                raise RuntimeError("the first protocol parts of an execution need a session")
             self._next_thread_seq = await last_protocol_seq(session, self.protocol_thread) + 1
         for event, data in parts:
             if event == PROTOCOL_EVENT:
@@ -195,8 +209,9 @@ class StreamRecorder:
         """Buffered parts have waited long enough to be written on their own."""
         return bool(self._buffer) and (self._urgent or time.monotonic() - self._since >= _FLUSH_SECONDS)
 
-    async def take(self, session: AsyncSession) -> list[tuple[str, Any]]:
-        """Empty the buffer: the parts to store, in order (protocol parts numbered)."""
+    async def take(self, session: AsyncSession | None) -> list[tuple[str, Any]]:
+        """Empty the buffer: the parts to store, in order (protocol parts numbered; a session is
+        needed only when :attr:`needs_session`)."""
         if not self._buffer:
             return []
         parts, self._buffer, self._urgent = self._buffer, [], False

@@ -25,6 +25,8 @@ from eawe.db.models import RunStreamEvent
 from eawe.db.repositories.threads import append_stream_events
 
 __all__ = [
+    "LEASE_LOST_SQLSTATE",
+    "NO_SUCH_RUN_SQLSTATE",
     "StepGuard",
     "StepRows",
     "append_outbox",
@@ -57,7 +59,9 @@ _dumps = partial(json.dumps, default=str, separators=(",", ":"))
 
 # One statement for a step's rows: the run's row is updated first (lease checked and renewed when
 # an owner is given, seqs taken under its row lock), and the outbox, audit and usage rows are
-# inserted only if it matched: a worker that lost its run writes none of them.
+# inserted only if it matched: a worker that lost its run writes none of them. When it did not
+# match, the statement raises (``eawe_refuse_step``, SQLSTATE EA001/EA002), which aborts the
+# transaction: the checkpoint statements pipelined after it are never committed.
 _STEP_SQL = """
 WITH guard AS (
     UPDATE "WorkflowRun"
@@ -85,7 +89,9 @@ WITH guard AS (
              "tokenUsage" jsonb, "inputTokens" int, "outputTokens" int, "totalTokens" int,
              "startedAt" timestamp)
 )
-SELECT "eventSeq", "cancelRequested" FROM guard"""
+SELECT "eventSeq", "cancelRequested" FROM guard
+UNION ALL
+SELECT eawe_refuse_step(%(run)s, %(leased)s), false WHERE NOT EXISTS (SELECT FROM guard)"""
 _LEASED_STEP_SQL = _STEP_SQL.format(
     renew=',\n        "leaseExpiresAt" = LOCALTIMESTAMP + make_interval(secs => %(ttl)s)',
     lease=""" AND "leaseOwner" = %(owner)s AND status = 'RUNNING'""",
@@ -123,18 +129,22 @@ async def send_step_rows(
         "usage": Jsonb(list(rows.usage), dumps=_dumps),
     }
     if owner is None:
-        await cursor.execute(_UNLEASED_STEP_SQL, params, prepare=True)
+        await cursor.execute(_UNLEASED_STEP_SQL, {**params, "leased": False}, prepare=True)
         return
-    params.update(owner=owner, ttl=lease_seconds)
+    params.update(owner=owner, ttl=lease_seconds, leased=True)
     await cursor.execute(_LEASED_STEP_SQL, params, prepare=True)
 
 
-async def step_guard_of(cursor: Any, count: int) -> StepGuard | None:
-    """The outcome of :func:`send_step_rows`: None when the run (or, leased, its lease) was gone
-    and nothing was written."""
+LEASE_LOST_SQLSTATE = "EA001"
+"""Raised by :func:`send_step_rows`' statement when the run's lease is held by another worker."""
+NO_SUCH_RUN_SQLSTATE = "EA002"
+"""Raised by :func:`send_step_rows`' statement (without an owner) when the run does not exist."""
+
+
+async def step_guard_of(cursor: Any, count: int) -> StepGuard:
+    """The outcome of :func:`send_step_rows`, once its result is in. (When the run or its lease
+    was gone the statement raised instead: see :data:`LEASE_LOST_SQLSTATE`.)"""
     row = await cursor.fetchone()
-    if row is None:
-        return None
     seq, cancel = (row["eventSeq"], row["cancelRequested"]) if isinstance(row, dict) else row
     return StepGuard(first_seq=int(seq) - count + 1, cancel_requested=bool(cancel))
 
