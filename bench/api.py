@@ -204,7 +204,7 @@ async def main() -> None:
         "--langgraph-venv", type=Path, default=ROOT / ".bench-venv", help="a venv with langgraph-cli[inmem]"
     )
     args = parser.parse_args()
-    langgraph = args.langgraph_venv / "bin" / "langgraph"
+    langgraph = args.langgraph_venv.resolve() / "bin" / "langgraph"  # the servers run elsewhere
     if not langgraph.exists():
         print(f"{langgraph} not found: create the venv with\n\n    {VENV_HINT}\n", file=sys.stderr)
         raise SystemExit(2)
@@ -219,7 +219,7 @@ async def main() -> None:
         EAWE_WORKER_CONCURRENCY="10",  # runs executed at once: langgraph dev's --n-jobs-per-worker default
         PYTHONPATH=str(ROOT),
     )
-    eawe_cli = [sys.executable, "-m", "eawe.cli"]
+    eawe_cli = [sys.executable, "-m", "cli"]
     made = await asyncio.create_subprocess_exec(
         *eawe_cli,
         *("tenant", "create", "Peer", "--admin-email", ADMIN_EMAIL, "--admin-password", ADMIN_PASSWORD),
