@@ -8,6 +8,7 @@ longer pending or running (finished, failed, cancelled, or paused for approval).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ from eawe.db.repositories.threads import stream_events_after
 from server.agent_protocol.encoding import jsonable
 from server.resources import ServerResources
 
-__all__ = ["StoredPart", "final_body", "follow_stream", "settled"]
+__all__ = ["StoredPart", "final_body", "follow_stream", "settled", "wait_settled"]
 
 StoredPart = tuple[int, str, Any]
 """(seq, SSE event name, data)."""
@@ -58,6 +59,33 @@ async def follow_stream(
             if is_disconnected is not None and await is_disconnected():
                 return
             await events.next(wait_seconds=_WAIT_SECONDS)
+
+
+async def wait_settled(
+    resources: ServerResources,
+    tenant_id: str,
+    run_id: str,
+    *,
+    is_disconnected: Callable[[], Any] | None = None,
+) -> None:
+    """Until the run settles (or the caller goes away), without reading its parts.
+
+    Re-reads the run on its status events, when the subscriber fell behind, and at least every
+    second (a step's wake-up alone does not), so ``runs.wait`` and ``join`` cost one read per
+    status change rather than one per step.
+    """
+    loop = asyncio.get_running_loop()
+    async with resources.engine.subscribe(tenant_id, run_id) as events:
+        while True:
+            async with resources.database.session() as session:
+                run = await get_run(session, tenant_id, run_id)
+            if settled(run) or (is_disconnected is not None and await is_disconnected()):
+                return
+            reread_at = loop.time() + _WAIT_SECONDS
+            while (remaining := reread_at - loop.time()) > 0:
+                event = await events.next(wait_seconds=remaining)
+                if event is None or event.type in ("run.status", "stream.lagged"):
+                    break
 
 
 def _error(run: WorkflowRun) -> dict[str, Any]:

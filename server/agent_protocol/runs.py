@@ -20,7 +20,7 @@ from eawe.db.repositories import threads as thread_repo
 from eawe.db.repositories.runs import get_run as get_run_row
 from eawe.errors import ConflictError, NotFoundError, Problem, ValidationError
 from server.agent_protocol.launch import launch
-from server.agent_protocol.run_stream import final_body, follow_stream, settled
+from server.agent_protocol.run_stream import final_body, follow_stream, settled, wait_settled
 from server.agent_protocol.schemas import RunRequest, RunsCancel
 from server.agent_protocol.views import run_view
 from server.auth.run_visibility import can_read_run_content
@@ -100,10 +100,9 @@ async def _cancel_quietly(resources: ServerResources, principal: Principal, run_
 async def _wait_settled(
     resources: ServerResources, principal: Principal, run_id: str, request: Request | None
 ) -> None:
-    async for _ in follow_stream(
+    await wait_settled(
         resources, principal.tenant_id, run_id, is_disconnected=request.is_disconnected if request else None
-    ):
-        pass
+    )
 
 
 async def _start_stream(
