@@ -90,7 +90,7 @@ async def load_claimed_graph(
             context=context,
         )
         return ClaimedGraph(graph, None, context)
-    async with resources.database.session() as session:
+    async with resources.database.session() as session:  # one read transaction for both
         compiled, validated = await load_run_graph(
             resources,
             session,
@@ -99,15 +99,16 @@ async def load_claimed_graph(
             version=claimed.workflow_version,
             graph_hash=claimed.graph_hash,
         )
-    context = await build_run_context(
-        resources,
-        tenant_id=claimed.tenant_id,
-        run_id=claimed.id,
-        workflow_id=claimed.workflow_id,
-        workflow_version=claimed.workflow_version,
-        started_by_id=claimed.started_by_id,
-        journal=journal,
-    )
+        context = await build_run_context(
+            resources,
+            session,
+            tenant_id=claimed.tenant_id,
+            run_id=claimed.id,
+            workflow_id=claimed.workflow_id,
+            workflow_version=claimed.workflow_version,
+            started_by_id=claimed.started_by_id,
+            journal=journal,
+        )
     bound: Pregel = compiled
     if resources.store is not None:  # the cached compiled graph, with the tenant's store
         bound = resources.store.bind(compiled, claimed.tenant_id)

@@ -15,6 +15,7 @@ from langgraph.graph.state import CompiledStateGraph
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from checkpoints.resources import EngineResources
+from eawe.db.models import WorkflowDefinitionVersion
 from eawe.db.repositories.workflows import get_version
 from eawe.errors import NotFoundError, Problem, ValidationError
 from graphs.compiler import ResolvedWorkflow, compile_workflow
@@ -99,9 +100,18 @@ async def load_run_graph(
     workflow_id: str,
     version: int,
     graph_hash: str,
+    row: WorkflowDefinitionVersion | None = None,
 ) -> tuple[CompiledStateGraph, ValidatedWorkflow]:
-    """The compiled graph of a pinned (workflow, version, hash), from the cache when possible."""
-    row = await get_version(session, tenant_id, workflow_id, version)
+    """The compiled graph of a pinned (workflow, version, hash), from the cache when possible.
+
+    ``row`` is that version when the caller has just read it in this tenant (not read again).
+    """
+    if row is None or (row.tenant_id, row.workflow_definition_id, row.version) != (
+        tenant_id,
+        workflow_id,
+        version,
+    ):
+        row = await get_version(session, tenant_id, workflow_id, version)
     if row.graph_hash != graph_hash:
         raise ValidationError(
             Problem(

@@ -34,7 +34,6 @@ from checkpoints.run_targets import RunTarget, target_of_assistant, target_of_wo
 from checkpoints.saver import delete_run_checkpoints
 from checkpoints.thread_state import ThreadStates
 from eawe.audit import ActorType, append_audit
-from eawe.db.ids import new_id
 from eawe.db.models import (
     HITLTask,
     RunStatus,
@@ -190,15 +189,14 @@ class RunEngine:
     ) -> WorkflowRun:
         if started_by is not None:
             await get_user(session, tenant_id, started_by)
-        run_id = new_id()
-        thread = await open_thread(
+        thread, new_thread = await open_thread(
             session,
             tenant_id,
             thread_id,
+            target,
             if_not_exists=if_not_exists,
             metadata=thread_metadata,
             created_by_id=started_by,
-            new_thread_id=run_id,
         )
         if target.version is not None:
             _, validated = await load_run_graph(
@@ -208,8 +206,9 @@ class RunEngine:
                 workflow_id=target.version.workflow_definition_id,
                 version=target.version.version,
                 graph_hash=target.version.graph_hash,
+                row=target.version,
             )
-            fresh = await thread_repo.latest_run(session, tenant_id, thread.id) is None
+            fresh = new_thread or await thread_repo.latest_run(session, tenant_id, thread.id) is None
             if fresh and "command" not in kwargs:
                 initial_state(validated.definition, dict(run_input or {}))  # raises naming input.<field>
         return await queue_run(
@@ -217,11 +216,11 @@ class RunEngine:
             tenant_id,
             target,
             thread,
+            new_thread=new_thread,
             run_input=run_input,
             kwargs=kwargs,
             started_by_id=started_by,
             multitask_strategy=multitask_strategy,
-            run_id=run_id,
         )
 
     async def execute_run(self, run_id: str) -> RunStatus | None:

@@ -44,7 +44,9 @@ __all__ = [
     "RunEventHub",
     "RunEventStream",
     "enqueue_run",
+    "event_notice",
     "notify_event",
+    "notify_queued",
     "publish_event",
 ]
 
@@ -90,10 +92,16 @@ def _encode(event: RunEvent) -> str:
     return payload
 
 
+def event_notice(event: RunEvent) -> tuple[str, str]:
+    """The (channel, payload) of the notification delivering ``event`` to live subscribers."""
+    return EVENTS_CHANNEL, _encode(event)
+
+
 async def notify_event(session: AsyncSession, event: RunEvent) -> None:
     """Deliver ``event`` to live subscribers when the session's transaction commits (not stored)."""
+    channel, payload = event_notice(event)
     await session.execute(
-        text("SELECT pg_notify(:channel, :payload)"), {"channel": EVENTS_CHANNEL, "payload": _encode(event)}
+        text("SELECT pg_notify(:channel, :payload)"), {"channel": channel, "payload": payload}
     )
 
 
@@ -113,6 +121,14 @@ async def publish_event(session: AsyncSession, event: RunEvent) -> None:
             [(event.type, {"data": event.data, "at": event.at})],
         )
     await notify_event(session, event)
+
+
+async def notify_queued(session: AsyncSession, event: RunEvent) -> None:
+    """:func:`enqueue_run` for ``event``'s run and :func:`notify_event`, in one statement."""
+    await session.execute(
+        text("SELECT pg_notify(:queue, :run_id), pg_notify(:events, :payload)"),
+        {"queue": QUEUE_CHANNEL, "run_id": event.run_id, "events": EVENTS_CHANNEL, "payload": _encode(event)},
+    )
 
 
 async def enqueue_run(session: AsyncSession, run_id: str) -> None:

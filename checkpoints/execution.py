@@ -35,7 +35,7 @@ from sqlalchemy import select
 
 from agents.builtins.approval import ApprovalRejectedError
 from checkpoints.claimed_graph import load_claimed_graph, run_config
-from checkpoints.events import RunEvent, enqueue_run, notify_event
+from checkpoints.events import QUEUE_CHANNEL, RunEvent, event_notice
 from checkpoints.hitl import AssigneeUnavailableError, create_tasks_for_interrupts, decided_resume_values
 from checkpoints.leases import ClaimedRun, release_run, renew_lease
 from checkpoints.protocol_log import protocol_chunks
@@ -48,7 +48,7 @@ from checkpoints.stream_log import StreamRecorder, graph_stream_modes
 from eawe.audit import ActorType
 from eawe.db.models import RunStatus, WorkflowRun
 from eawe.db.repositories.hitl import cancel_open_tasks
-from eawe.db.repositories.threads import ThreadStatus, next_queued_run, set_thread_status
+from eawe.db.repositories.threads import ThreadStatus
 from eawe.errors import EAWEError
 from eawe.jsonable import jsonable
 from graphs.state import initial_state
@@ -152,18 +152,21 @@ class _Execution:
             async with self.r.database.transaction() as session:
                 await self.journal.write(session)
                 released = await release_run(
-                    session, self.run.id, owner=self.r.worker_id, status=status, **(release or {})
+                    session,
+                    self.run.id,
+                    owner=self.r.worker_id,
+                    status=status,
+                    thread_id=self.run.thread_id,
+                    thread_status=thread_status or _THREAD_STATUS[status],
+                    notify=event_notice(event),
+                    wake_channel=QUEUE_CHANNEL,
+                    **(release or {}),
                 )
                 if not released:
                     self.lost.set()
                     raise LeaseLostError(self.run.id)
                 if status == RunStatus.CANCELLED:
                     await cancel_open_tasks(session, self.run.tenant_id, self.run.id)
-                await set_thread_status(session, self.run.thread_id, thread_status or _THREAD_STATUS[status])
-                queued = await next_queued_run(session, self.run.thread_id)
-                if queued:
-                    await enqueue_run(session, queued)
-                await notify_event(session, event)
         except LeaseLostError:
             return False
         self.journal.committed()
@@ -440,13 +443,14 @@ class _Execution:
                     run.id,
                     owner=self.r.worker_id,
                     status=RunStatus.PAUSED_FOR_APPROVAL,
+                    thread_id=self.run.thread_id,
+                    thread_status="interrupted",
+                    notify=event_notice(status_event),
                     payload=_jsonable(snapshot.values),
                     state=_state_summary(snapshot),
                     error=None,
                     set_error=True,
                 )
-                await set_thread_status(session, self.run.thread_id, "interrupted")
-                await notify_event(session, status_event)
             self.journal.committed()
             await self._webhook(RunStatus.PAUSED_FOR_APPROVAL, _jsonable(snapshot.values), None)
             return RunStatus.PAUSED_FOR_APPROVAL

@@ -180,25 +180,53 @@ async def release_run(
     *,
     owner: str,
     status: RunStatus,
+    thread_id: str,
+    thread_status: str,
+    notify: tuple[str, str],
+    wake_channel: str | None = None,
     payload: Any = None,
     state: Any = None,
     error: Any = None,
     set_error: bool = False,
 ) -> bool:
-    """Set the outcome and drop the lease, if ``owner`` still holds it. Returns whether it did."""
+    """Set the outcome and drop the lease, if ``owner`` still holds it, in one statement: with
+    it the thread's status (``thread_status``, or busy while another of its runs is pending or
+    running), the ``notify`` (channel, payload) and, with ``wake_channel``, a notification naming
+    the thread's oldest pending run. Returns whether it released the run (when it did not, the
+    caller rolls back: the notifications are never sent)."""
 
     terminal = status in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+    wake = (
+        """(SELECT pg_notify(CAST(:wake AS text), q.id) FROM (
+                SELECT w.id FROM "WorkflowRun" w
+                WHERE w."threadId" = :thread_id AND w.status = 'PENDING' AND w.id <> :run_id
+                ORDER BY w."createdAt", w.id LIMIT 1) q)"""
+        if wake_channel is not None
+        else "NULL"
+    )
     result = await session.execute(
         text(
-            f"""UPDATE "WorkflowRun" SET status = CAST(:status AS "RunStatus"),
-                   payload = COALESCE(CAST(:payload AS jsonb), payload),
-                   state = COALESCE(CAST(:state AS jsonb), state),
-                   error = {"CAST(:error AS jsonb)" if set_error else "error"},
-                   "leaseOwner" = NULL, "leaseExpiresAt" = NULL,
-                   "completedAt" = {"LOCALTIMESTAMP" if terminal else '"completedAt"'},
-                   "updatedAt" = LOCALTIMESTAMP
-               WHERE id = :run_id AND "leaseOwner" = :owner
-               RETURNING id"""
+            f"""WITH released AS (
+                   UPDATE "WorkflowRun" SET status = CAST(:status AS "RunStatus"),
+                       payload = COALESCE(CAST(:payload AS jsonb), payload),
+                       state = COALESCE(CAST(:state AS jsonb), state),
+                       error = {"CAST(:error AS jsonb)" if set_error else "error"},
+                       "leaseOwner" = NULL, "leaseExpiresAt" = NULL,
+                       "completedAt" = {"LOCALTIMESTAMP" if terminal else '"completedAt"'},
+                       "updatedAt" = LOCALTIMESTAMP
+                   WHERE id = :run_id AND "leaseOwner" = :owner
+                   RETURNING id
+               ), thread AS (
+                   UPDATE "AgentThread" SET "updatedAt" = LOCALTIMESTAMP,
+                       status = CASE WHEN EXISTS (
+                           SELECT 1 FROM "WorkflowRun" o
+                           WHERE o."threadId" = :thread_id AND o.id <> :run_id
+                             AND o.status IN ('PENDING', 'RUNNING')
+                       ) THEN 'busy' ELSE :thread_status END
+                   WHERE id = :thread_id AND EXISTS (SELECT 1 FROM released)
+               )
+               SELECT released.id, {wake} AS woke, pg_notify(CAST(:channel AS text), :message)
+               FROM released"""
         ),
         {
             "run_id": run_id,
@@ -207,6 +235,11 @@ async def release_run(
             "payload": None if payload is None else json.dumps(payload, default=str),
             "state": None if state is None else json.dumps(state, default=str),
             "error": None if error is None else json.dumps(error, default=str),
+            "thread_id": thread_id,
+            "thread_status": thread_status,
+            "wake": wake_channel,
+            "channel": notify[0],
+            "message": notify[1],
         },
     )
     return result.first() is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agents.context import (
     ChatModelFactory,
@@ -99,7 +100,7 @@ class DatabaseMcpServerDirectory:
         )
 
 
-async def load_principal(resources: EngineResources, tenant_id: str, user_id: str | None) -> Principal:
+async def load_principal(session: AsyncSession, tenant_id: str, user_id: str | None) -> Principal:
     """The principal a run acts as (a run started by the system has no groups).
 
     Raises:
@@ -108,8 +109,7 @@ async def load_principal(resources: EngineResources, tenant_id: str, user_id: st
     """
     if user_id is None:
         return Principal(user_id=None)
-    async with resources.database.session() as session:
-        user = await get_user(session, tenant_id, user_id)
+    user = await get_user(session, tenant_id, user_id)
     if not user.is_active:
         raise StarterDeactivatedError(user.id)
     return Principal(user_id=user.id, email=user.email, role=user.role.value, groups=tuple(user.groups or ()))
@@ -117,13 +117,13 @@ async def load_principal(resources: EngineResources, tenant_id: str, user_id: st
 
 async def _tenant_chat_models(
     resources: EngineResources,
+    session: AsyncSession,
     tenant_id: str,
     credentials: DatabaseCredentialReader,
     scrubber: SecretScrubber,
 ) -> ChatModelFactory:
     """The tenant's own model when its settings name one, else the deployment's factory."""
-    async with resources.database.session() as session:
-        own = await get_tenant_model(session, tenant_id)
+    own = await get_tenant_model(session, tenant_id)
     if own is None:
         return resources.chat_models
 
@@ -138,6 +138,7 @@ async def _tenant_chat_models(
 
 async def build_run_context(
     resources: EngineResources,
+    session: AsyncSession,
     *,
     tenant_id: str,
     run_id: str,
@@ -151,11 +152,11 @@ async def build_run_context(
     What its nodes record (audit entries, usage rows and their events) goes to ``journal``: it is
     committed with the node's step, so a node that runs again after a crash does not record twice.
     """
-    principal = await load_principal(resources, tenant_id, started_by_id)
+    principal = await load_principal(session, tenant_id, started_by_id)
     retriever = resources.retriever_factory(tenant_id, principal) if resources.retriever_factory else None
     credentials = DatabaseCredentialReader(resources, tenant_id)
     scrubber = SecretScrubber()
-    chat_models = await _tenant_chat_models(resources, tenant_id, credentials, scrubber)
+    chat_models = await _tenant_chat_models(resources, session, tenant_id, credentials, scrubber)
 
     async def audit(action: str, details: dict[str, Any]) -> None:
         journal.audit(action, details, actor_type=ActorType.AGENT)

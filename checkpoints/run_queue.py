@@ -14,13 +14,14 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from checkpoints.events import RunEvent, enqueue_run, publish_event
+from checkpoints.events import RunEvent, notify_queued, publish_event
 from checkpoints.run_targets import RunTarget
 from eawe.audit import ActorType, append_audit
 from eawe.db.ids import new_id
 from eawe.db.models import AgentThread, RunStatus, WorkflowRun, utcnow
 from eawe.db.repositories import threads as thread_repo
 from eawe.db.repositories.hitl import cancel_open_tasks
+from eawe.db.repositories.run_outbox import append_outbox
 from eawe.errors import ConflictError, NotFoundError
 
 __all__ = ["MultitaskStrategy", "cancel_active_runs", "open_thread", "queue_run"]
@@ -32,27 +33,41 @@ async def open_thread(
     session: AsyncSession,
     tenant_id: str,
     thread_id: str | None,
+    target: RunTarget,
     *,
     if_not_exists: str = "reject",
     metadata: dict[str, Any] | None = None,
     created_by_id: str | None = None,
-    new_thread_id: str | None = None,
-) -> AgentThread:
-    """The thread to queue on, locked: ``thread_id`` (created if missing with ``if_not_exists =
-    "create"``), or a new one (``new_thread_id``: a run started without a thread gets a thread
-    with the run's own id, so its id names both)."""
-    if thread_id is None:
-        return await thread_repo.create_thread(
-            session, tenant_id, thread_id=new_thread_id, metadata=metadata, created_by_id=created_by_id
-        )
-    try:
-        return await thread_repo.get_thread(session, tenant_id, thread_id, for_update=True)
-    except NotFoundError:
-        if if_not_exists != "create":
-            raise
-    return await thread_repo.create_thread(
-        session, tenant_id, thread_id=thread_id, metadata=metadata, created_by_id=created_by_id
+) -> tuple[AgentThread, bool]:
+    """The thread to queue on, and whether it is new: ``thread_id`` locked (created if missing
+    with ``if_not_exists = "create"``), or a new one with a fresh id (a run started without a
+    thread gets a thread with the run's own id, so its id names both).
+
+    A new thread is inserted busy, naming the target's graph and assistant: nothing can be
+    queued on it before this transaction commits, so it needs no busy check and no update.
+    """
+    if thread_id is not None:
+        try:
+            return await thread_repo.get_thread(session, tenant_id, thread_id, for_update=True), False
+        except NotFoundError:
+            if if_not_exists != "create":
+                raise
+    thread = await thread_repo.create_thread(
+        session,
+        tenant_id,
+        thread_id=thread_id,
+        metadata=_thread_metadata(target, metadata),
+        created_by_id=created_by_id,
+        graph_id=target.graph_id,
+        assistant_id=target.assistant_id,
+        status="busy",
     )
+    return thread, True
+
+
+def _thread_metadata(target: RunTarget, metadata: dict[str, Any] | None) -> dict[str, Any]:
+    # As LangGraph does: a thread's metadata names the graph and assistant its runs execute.
+    return {"graph_id": target.graph_id, "assistant_id": target.assistant_id, **(metadata or {})}
 
 
 async def cancel_active_runs(
@@ -98,35 +113,44 @@ async def queue_run(
     target: RunTarget,
     thread: AgentThread,
     *,
+    new_thread: bool,
     run_input: Any,
     kwargs: dict[str, Any],
     started_by_id: str | None,
     multitask_strategy: MultitaskStrategy = "reject",
-    run_id: str | None = None,
 ) -> WorkflowRun:
-    """Queue a PENDING run of ``target`` on the (locked) ``thread``.
+    """Queue a PENDING run of ``target`` on the (locked, or ``new_thread``) ``thread``.
+
+    A new thread's run takes the thread's id. Its rows (the thread, the run, its audit entry and
+    its first event) go in one flush, and both wake-ups in one statement.
 
     Raises:
         eawe.errors.ConflictError: The thread is busy and the strategy is ``reject``.
     """
-    active = await thread_repo.active_runs(session, tenant_id, thread.id, for_update=True)
-    if active and multitask_strategy == "reject":
-        raise ConflictError(
-            f"thread {thread.id} is busy with run {active[0].id}; "
-            "use multitask_strategy enqueue, interrupt or rollback",
-            field="multitask_strategy",
-        )
-    if active and multitask_strategy in ("interrupt", "rollback"):
-        await cancel_active_runs(
-            session,
-            tenant_id,
-            active,
-            action=multitask_strategy,
-            actor_id=started_by_id,  # type: ignore[arg-type]
-        )
+    if not new_thread:
+        active = await thread_repo.active_runs(session, tenant_id, thread.id, for_update=True)
+        if active and multitask_strategy == "reject":
+            raise ConflictError(
+                f"thread {thread.id} is busy with run {active[0].id}; "
+                "use multitask_strategy enqueue, interrupt or rollback",
+                field="multitask_strategy",
+            )
+        if active and multitask_strategy in ("interrupt", "rollback"):
+            await cancel_active_runs(
+                session,
+                tenant_id,
+                active,
+                action=multitask_strategy,
+                actor_id=started_by_id,  # type: ignore[arg-type]
+            )
+        thread.status = "busy"
+        thread.metadata_ = _thread_metadata(target, thread.metadata_)
+        thread.graph_id = thread.graph_id or target.graph_id
+        thread.assistant_id = thread.assistant_id or target.assistant_id
+        thread.updated_at = utcnow()
     version = target.version
     run = WorkflowRun(
-        id=run_id or new_id(),
+        id=thread.id if new_thread else new_id(),
         tenant_id=tenant_id,
         workflow_definition_id=version.workflow_definition_id if version is not None else None,
         workflow_version=version.version if version is not None else 1,
@@ -139,18 +163,9 @@ async def queue_run(
         assistant_id=target.assistant_id,
         kwargs=kwargs,
         multitask_strategy=multitask_strategy,
+        event_seq=1,  # its first event, below
     )
     session.add(run)
-    thread.status = "busy"
-    # As LangGraph does: a thread's metadata names the graph and assistant its runs execute.
-    thread.metadata_ = {
-        "graph_id": target.graph_id,
-        "assistant_id": target.assistant_id,
-        **(thread.metadata_ or {}),
-    }
-    thread.graph_id = thread.graph_id or target.graph_id
-    thread.assistant_id = thread.assistant_id or target.assistant_id
-    thread.updated_at = utcnow()
     await session.flush()
     await append_audit(
         session,
@@ -166,6 +181,7 @@ async def queue_run(
             "thread_id": thread.id,
         },
     )
-    await publish_event(session, RunEvent(tenant_id, run.id, "run.status", {"status": run.status.value}))
-    await enqueue_run(session, run.id)
+    event = RunEvent(tenant_id, run.id, "run.status", {"status": run.status.value})
+    await append_outbox(session, tenant_id, run.id, 1, [(event.type, {"data": event.data, "at": event.at})])
+    await notify_queued(session, event)
     return run

@@ -51,6 +51,7 @@ async def create_thread(
     created_by_id: str | None = None,
     graph_id: str | None = None,
     assistant_id: str | None = None,
+    status: ThreadStatus = "idle",
     if_exists: Literal["raise", "do_nothing"] = "raise",
 ) -> AgentThread:
     """A new thread (``thread_id`` or a fresh id); with ``do_nothing`` an existing one is returned.
@@ -73,7 +74,7 @@ async def create_thread(
         metadata_=dict(metadata or {}),
         graph_id=graph_id,
         assistant_id=assistant_id,
-        status="idle",
+        status=status,
         created_at=now,
         updated_at=now,
     )
