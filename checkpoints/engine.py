@@ -221,6 +221,7 @@ class RunEngine:
             kwargs=kwargs,
             started_by_id=started_by,
             multitask_strategy=multitask_strategy,
+            run_id=thread.id if thread_id is None else None,  # a thread made for the run: one id
         )
 
     async def execute_run(self, run_id: str) -> RunStatus | None:

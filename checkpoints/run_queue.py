@@ -118,11 +118,13 @@ async def queue_run(
     kwargs: dict[str, Any],
     started_by_id: str | None,
     multitask_strategy: MultitaskStrategy = "reject",
+    run_id: str | None = None,
 ) -> WorkflowRun:
     """Queue a PENDING run of ``target`` on the (locked, or ``new_thread``) ``thread``.
 
-    A new thread's run takes the thread's id. Its rows (the thread, the run, its audit entry and
-    its first event) go in one flush, and both wake-ups in one statement.
+    The run's id is ``run_id`` (a thread made for the run shares its id) or a fresh one. A new
+    thread needs no busy check or update; the run's first event takes seq 1 at insert, and both
+    wake-ups go in one statement.
 
     Raises:
         eawe.errors.ConflictError: The thread is busy and the strategy is ``reject``.
@@ -150,7 +152,7 @@ async def queue_run(
         thread.updated_at = utcnow()
     version = target.version
     run = WorkflowRun(
-        id=thread.id if new_thread else new_id(),
+        id=run_id or new_id(),
         tenant_id=tenant_id,
         workflow_definition_id=version.workflow_definition_id if version is not None else None,
         workflow_version=version.version if version is not None else 1,

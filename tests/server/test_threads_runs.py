@@ -126,6 +126,25 @@ async def _wait_status(sdk: Any, thread_id: str, run_id: str, wanted: set[str], 
     raise AssertionError(f"run {run_id} stayed {status}")
 
 
+async def test_a_thread_created_on_demand_and_a_thread_made_for_a_run(live_url, client, api_tenant) -> None:
+    sdk = await _sdk(client, live_url, await api_tenant())
+    # A client-chosen thread created by its first run: the run has an id of its own.
+    run = await sdk.runs.create(
+        "on-demand-1", "chat", input={"messages": [{"role": "user", "content": "hi"}]}, if_not_exists="create"
+    )
+    assert run["thread_id"] == "on-demand-1" and run["run_id"] != "on-demand-1"
+    await sdk.runs.join("on-demand-1", run["run_id"])
+    thread = await sdk.threads.get("on-demand-1")
+    assert thread["status"] == "idle" and thread["metadata"]["graph_id"] == "chat"
+    # A run without a thread gets a new thread, busy from the start, under the run's own id.
+    made = await sdk.runs.create(None, "chat", input={"messages": [{"role": "user", "content": "yo"}]})
+    assert made["thread_id"] == made["run_id"]
+    await sdk.runs.join(made["thread_id"], made["run_id"])
+    settled = await sdk.threads.get(made["thread_id"])
+    assert settled["status"] == "idle" and settled["metadata"]["assistant_id"] == made["assistant_id"]
+    assert [r["run_id"] for r in await sdk.runs.list(made["thread_id"])] == [made["run_id"]]
+
+
 async def test_multitask_strategies_under_concurrency(live_url, client, api_tenant, database) -> None:
     sdk = await _sdk(client, live_url, await api_tenant())
     slow = {"configurable": {"delay": 1.5, "label": "A"}}
