@@ -90,25 +90,14 @@ async def load_claimed_graph(
             context=context,
         )
         return ClaimedGraph(graph, None, context)
-    async with resources.database.session() as session:  # one read transaction for both
-        compiled, validated = await load_run_graph(
-            resources,
-            session,
-            tenant_id=claimed.tenant_id,
-            workflow_id=claimed.workflow_id,
-            version=claimed.workflow_version,
-            graph_hash=claimed.graph_hash,
-        )
-        context = await build_run_context(
-            resources,
-            session,
-            tenant_id=claimed.tenant_id,
-            run_id=claimed.id,
-            workflow_id=claimed.workflow_id,
-            workflow_version=claimed.workflow_version,
-            started_by_id=claimed.started_by_id,
-            journal=journal,
-        )
+    compiled, validated = await load_run_graph(
+        resources,
+        tenant_id=claimed.tenant_id,
+        workflow_id=claimed.workflow_id,
+        version=claimed.workflow_version,
+        graph_hash=claimed.graph_hash,
+    )
+    context = build_run_context(resources, claimed, workflow_id=claimed.workflow_id, journal=journal)
     bound: Pregel = compiled
     if resources.store is not None:  # the cached compiled graph, with the tenant's store
         bound = resources.store.bind(compiled, claimed.tenant_id)

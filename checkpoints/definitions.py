@@ -94,7 +94,7 @@ async def validate_for_tenant(
 
 async def load_run_graph(
     resources: EngineResources,
-    session: AsyncSession,
+    session: AsyncSession | None = None,
     *,
     tenant_id: str,
     workflow_id: str,
@@ -105,7 +105,23 @@ async def load_run_graph(
     """The compiled graph of a pinned (workflow, version, hash), from the cache when possible.
 
     ``row`` is that version when the caller has just read it in this tenant (not read again).
+    Without a ``session`` a cached version that calls no subworkflow is returned without reading
+    anything (a published version never changes; which newest subworkflow versions a call would
+    resolve to can, so those are always read); otherwise one read session is opened.
     """
+    if session is None:
+        cached = resources.graphs.get((workflow_id, version, f"{graph_hash}|"))
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        async with resources.database.session() as own:
+            return await load_run_graph(
+                resources,
+                own,
+                tenant_id=tenant_id,
+                workflow_id=workflow_id,
+                version=version,
+                graph_hash=graph_hash,
+            )
     if row is None or (row.tenant_id, row.workflow_definition_id, row.version) != (
         tenant_id,
         workflow_id,

@@ -46,7 +46,6 @@ __all__ = [
     "enqueue_run",
     "event_notice",
     "notify_event",
-    "notify_queued",
     "publish_event",
 ]
 
@@ -121,14 +120,6 @@ async def publish_event(session: AsyncSession, event: RunEvent) -> None:
             [(event.type, {"data": event.data, "at": event.at})],
         )
     await notify_event(session, event)
-
-
-async def notify_queued(session: AsyncSession, event: RunEvent) -> None:
-    """:func:`enqueue_run` for ``event``'s run and :func:`notify_event`, in one statement."""
-    await session.execute(
-        text("SELECT pg_notify(:queue, :run_id), pg_notify(:events, :payload)"),
-        {"queue": QUEUE_CHANNEL, "run_id": event.run_id, "events": EVENTS_CHANNEL, "payload": _encode(event)},
-    )
 
 
 async def enqueue_run(session: AsyncSession, run_id: str) -> None:

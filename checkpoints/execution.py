@@ -128,6 +128,11 @@ class _Execution:
             self.r.events.poke(self.run.tenant_id, self.run.id)
 
     @property
+    def _fresh(self) -> bool:
+        """A first attempt on the thread made for the run: it has no checkpoint to read yet."""
+        return self.run.attempts == 1 and self.run.thread_id == self.run.id
+
+    @property
     def is_workflow(self) -> bool:
         return self.run.workflow_id is not None
 
@@ -243,7 +248,7 @@ class _Execution:
     async def execute(self) -> RunStatus | None:
         saver = self.r.saver
         attached = (
-            saver.attach(self.run.thread_id, self.journal)
+            saver.attach(self.run.thread_id, self.journal, empty=self._fresh)
             if isinstance(saver, StepSaver)
             else contextlib.nullcontext()
         )
@@ -263,9 +268,7 @@ class _Execution:
         except EAWEError as exc:
             error = {"type": type(exc).__name__, "message": str(exc)}
             return await self._finish(RunStatus.FAILED, "RUN_FAILED", error, error=error, set_error=True)
-        # A first attempt on the thread made for it has no checkpoint to read yet.
-        fresh = self.run.attempts == 1 and self.run.thread_id == self.run.id
-        snapshot = None if fresh else await graph.aget_state(self.config)
+        snapshot = None if self._fresh else await graph.aget_state(self.config)
         started = (
             snapshot is not None
             and snapshot.created_at is not None

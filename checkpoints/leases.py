@@ -24,10 +24,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eawe.db.models import RunStatus
+from eawe.db.repositories.tenant_models import TENANT_MODEL_KEY
 
 __all__ = [
     "LIVENESS_LOCK_SQL",
     "ClaimedRun",
+    "RunStarter",
     "cancel_requested",
     "claim_next_runs",
     "claim_run",
@@ -79,7 +81,11 @@ SET status = 'RUNNING', "leaseOwner" = :owner,
 FROM target WHERE r.id = target.id
 RETURNING r.id, r."tenantId", r."workflowDefinitionId", r."workflowVersion", r."graphHash",
           r."startedById", r.input, r.attempts, target.previous, r."threadId", r."graphId",
-          r."assistantId", r.kwargs
+          r."assistantId", r.kwargs,
+          (SELECT t.settings -> :model_key FROM "Tenant" t WHERE t.id = r."tenantId") AS "tenantModel",
+          (SELECT jsonb_build_object('email', u.email, 'role', u.role, 'groups', u.groups,
+                                     'active', u."isActive")
+           FROM "User" u WHERE u.id = r."startedById" AND u."tenantId" = r."tenantId") AS starter
 """
 
 
@@ -104,6 +110,21 @@ class ClaimedRun:
     assistant_id: str | None
     kwargs: dict[str, Any]
     """How the run was asked for (config, context, command, checkpoint, interrupts, stream modes)."""
+    tenant_model: Any = None
+    """The tenant's own model as stored (``Tenant.settings``) when the run was claimed; parse it
+    with :func:`~eawe.db.repositories.tenant_models.tenant_model_of`."""
+    starter: RunStarter | None = None
+    """Who started the run, as they were when it was claimed (None: no starter, or gone)."""
+
+
+@dataclass(frozen=True)
+class RunStarter:
+    """The user a run acts as, read with its claim."""
+
+    email: str
+    role: str
+    groups: tuple[str, ...]
+    active: bool
 
 
 def _claimed(row: Any) -> ClaimedRun:
@@ -121,6 +142,15 @@ def _claimed(row: Any) -> ClaimedRun:
         graph_id=row.graphId,
         assistant_id=row.assistantId,
         kwargs=dict(row.kwargs or {}),
+        tenant_model=row.tenantModel,
+        starter=RunStarter(
+            email=row.starter["email"],
+            role=row.starter["role"],
+            groups=tuple(row.starter["groups"] or ()),
+            active=bool(row.starter["active"]),
+        )
+        if row.starter
+        else None,
     )
 
 
@@ -130,7 +160,7 @@ async def claim_run(
     """Claim one run if it is PENDING or its lease expired; None otherwise."""
     result = await session.execute(
         text(_CLAIM.format(where="w.id = :run_id")),
-        {"run_id": run_id, "owner": owner, "ttl": lease_seconds, "limit": 1},
+        {"run_id": run_id, "owner": owner, "ttl": lease_seconds, "limit": 1, "model_key": TENANT_MODEL_KEY},
     )
     row = result.first()
     return _claimed(row) if row else None
@@ -141,7 +171,8 @@ async def claim_next_runs(
 ) -> list[ClaimedRun]:
     """Claim up to ``limit`` runnable runs, oldest first, skipping rows other workers are claiming."""
     result = await session.execute(
-        text(_CLAIM.format(where="TRUE")), {"owner": owner, "ttl": lease_seconds, "limit": limit}
+        text(_CLAIM.format(where="TRUE")),
+        {"owner": owner, "ttl": lease_seconds, "limit": limit, "model_key": TENANT_MODEL_KEY},
     )
     return [_claimed(row) for row in result.all()]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from agents.context import (
     ChatModelFactory,
@@ -22,11 +21,11 @@ from eawe.audit import ActorType
 from eawe.credential_scope import check_credential_target
 from eawe.db.models import Credential
 from eawe.db.repositories.mcp_servers import find_mcp_server
-from eawe.db.repositories.tenant_models import get_tenant_model
-from eawe.db.repositories.users import get_user
+from eawe.db.repositories.tenant_models import tenant_model_of
 from eawe.errors import EAWEError, NotFoundError
 
 if TYPE_CHECKING:
+    from checkpoints.leases import ClaimedRun
     from checkpoints.step_journal import StepJournal
 
 __all__ = [
@@ -34,7 +33,7 @@ __all__ = [
     "DatabaseMcpServerDirectory",
     "StarterDeactivatedError",
     "build_run_context",
-    "load_principal",
+    "starter_principal",
 ]
 
 
@@ -100,30 +99,33 @@ class DatabaseMcpServerDirectory:
         )
 
 
-async def load_principal(session: AsyncSession, tenant_id: str, user_id: str | None) -> Principal:
-    """The principal a run acts as (a run started by the system has no groups).
+def starter_principal(tenant_id: str, claimed: ClaimedRun) -> Principal:
+    """The principal a run acts as, from its claim (a run started by the system has no groups).
 
     Raises:
         eawe.errors.NotFoundError: The starter no longer exists in the tenant.
         StarterDeactivatedError: The starter has been deactivated (``User.is_active`` false).
     """
-    if user_id is None:
+    if claimed.started_by_id is None:
         return Principal(user_id=None)
-    user = await get_user(session, tenant_id, user_id)
-    if not user.is_active:
-        raise StarterDeactivatedError(user.id)
-    return Principal(user_id=user.id, email=user.email, role=user.role.value, groups=tuple(user.groups or ()))
+    starter = claimed.starter
+    if starter is None:
+        raise NotFoundError("user", claimed.started_by_id)
+    if not starter.active:
+        raise StarterDeactivatedError(claimed.started_by_id)
+    return Principal(
+        user_id=claimed.started_by_id, email=starter.email, role=starter.role, groups=starter.groups
+    )
 
 
-async def _tenant_chat_models(
+def _tenant_chat_models(
     resources: EngineResources,
-    session: AsyncSession,
-    tenant_id: str,
+    claimed: ClaimedRun,
     credentials: DatabaseCredentialReader,
     scrubber: SecretScrubber,
 ) -> ChatModelFactory:
     """The tenant's own model when its settings name one, else the deployment's factory."""
-    own = await get_tenant_model(session, tenant_id)
+    own = tenant_model_of(claimed.tenant_model)
     if own is None:
         return resources.chat_models
 
@@ -136,27 +138,21 @@ async def _tenant_chat_models(
     return CredentialChatModelFactory(model=own.model, base_url=own.base_url, read_key=read_key)
 
 
-async def build_run_context(
-    resources: EngineResources,
-    session: AsyncSession,
-    *,
-    tenant_id: str,
-    run_id: str,
-    workflow_id: str,
-    workflow_version: int,
-    started_by_id: str | None,
-    journal: StepJournal,
+def build_run_context(
+    resources: EngineResources, claimed: ClaimedRun, *, workflow_id: str, journal: StepJournal
 ) -> RunContext:
-    """The run context of one run, built for its principal (never from graph state).
+    """The run context of one claimed run, built for its principal (never from graph state): the
+    starter and the tenant's model come with the claim, so building it reads nothing.
 
     What its nodes record (audit entries, usage rows and their events) goes to ``journal``: it is
     committed with the node's step, so a node that runs again after a crash does not record twice.
     """
-    principal = await load_principal(session, tenant_id, started_by_id)
+    tenant_id, run_id = claimed.tenant_id, claimed.id
+    principal = starter_principal(tenant_id, claimed)
     retriever = resources.retriever_factory(tenant_id, principal) if resources.retriever_factory else None
     credentials = DatabaseCredentialReader(resources, tenant_id)
     scrubber = SecretScrubber()
-    chat_models = await _tenant_chat_models(resources, session, tenant_id, credentials, scrubber)
+    chat_models = _tenant_chat_models(resources, claimed, credentials, scrubber)
 
     async def audit(action: str, details: dict[str, Any]) -> None:
         journal.audit(action, details, actor_type=ActorType.AGENT)
@@ -197,7 +193,7 @@ async def build_run_context(
         mcp_servers=DatabaseMcpServerDirectory(resources, tenant_id),
         run_id=run_id,
         workflow_id=workflow_id,
-        workflow_version=workflow_version,
+        workflow_version=claimed.workflow_version,
         node_executions=node_executed,
         scrubber=scrubber,
     )

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from checkpoints.events import RunEvent, notify_queued, publish_event
+from checkpoints.events import QUEUE_CHANNEL, RunEvent, event_notice, publish_event
 from checkpoints.run_targets import RunTarget
-from eawe.audit import ActorType, append_audit
+from eawe.audit import ActorType, append_audit, audit_row
 from eawe.db.ids import new_id
 from eawe.db.models import AgentThread, RunStatus, WorkflowRun, utcnow
 from eawe.db.repositories import threads as thread_repo
 from eawe.db.repositories.hitl import cancel_open_tasks
-from eawe.db.repositories.run_outbox import append_outbox
+from eawe.db.repositories.runs import insert_queued_run
 from eawe.errors import ConflictError, NotFoundError
 
 __all__ = ["MultitaskStrategy", "cancel_active_runs", "open_thread", "queue_run"]
@@ -43,15 +44,27 @@ async def open_thread(
     with ``if_not_exists = "create"``), or a new one with a fresh id (a run started without a
     thread gets a thread with the run's own id, so its id names both).
 
-    A new thread is inserted busy, naming the target's graph and assistant: nothing can be
-    queued on it before this transaction commits, so it needs no busy check and no update.
+    A new thread is busy, naming the target's graph and assistant: nothing can be queued on it
+    before this transaction commits, so it needs no busy check and no update. One with a fresh
+    id is not inserted yet: :func:`queue_run` inserts it with the run.
     """
-    if thread_id is not None:
-        try:
-            return await thread_repo.get_thread(session, tenant_id, thread_id, for_update=True), False
-        except NotFoundError:
-            if if_not_exists != "create":
-                raise
+    if thread_id is None:  # a fresh id: inserted with the run, in the same statement
+        return (
+            thread_repo.new_thread_row(
+                tenant_id,
+                metadata=_thread_metadata(target, metadata),
+                created_by_id=created_by_id,
+                graph_id=target.graph_id,
+                assistant_id=target.assistant_id,
+                status="busy",
+            ),
+            True,
+        )
+    try:
+        return await thread_repo.get_thread(session, tenant_id, thread_id, for_update=True), False
+    except NotFoundError:
+        if if_not_exists != "create":
+            raise
     thread = await thread_repo.create_thread(
         session,
         tenant_id,
@@ -123,8 +136,8 @@ async def queue_run(
     """Queue a PENDING run of ``target`` on the (locked, or ``new_thread``) ``thread``.
 
     The run's id is ``run_id`` (a thread made for the run shares its id) or a fresh one. A new
-    thread needs no busy check or update; the run's first event takes seq 1 at insert, and both
-    wake-ups go in one statement.
+    thread needs no busy check or update. The thread (when not inserted yet), the run, its audit
+    entry, its first event (seq 1) and both wake-ups are one statement.
 
     Raises:
         eawe.errors.ConflictError: The thread is busy and the strategy is ``reject``.
@@ -151,6 +164,7 @@ async def queue_run(
         thread.assistant_id = thread.assistant_id or target.assistant_id
         thread.updated_at = utcnow()
     version = target.version
+    now = utcnow()
     run = WorkflowRun(
         id=run_id or new_id(),
         tenant_id=tenant_id,
@@ -166,11 +180,12 @@ async def queue_run(
         kwargs=kwargs,
         multitask_strategy=multitask_strategy,
         event_seq=1,  # its first event, below
+        attempts=0,
+        cancel_requested=False,
+        created_at=now.replace(microsecond=now.microsecond // 1000 * 1000),  # timestamp(3)
     )
-    session.add(run)
-    await session.flush()
-    await append_audit(
-        session,
+    run.updated_at = run.created_at
+    audit = audit_row(
         tenant_id=tenant_id,
         action="RUN_CREATED",
         actor_type=ActorType.USER if started_by_id else ActorType.SYSTEM,
@@ -184,6 +199,12 @@ async def queue_run(
         },
     )
     event = RunEvent(tenant_id, run.id, "run.status", {"status": run.status.value})
-    await append_outbox(session, tenant_id, run.id, 1, [(event.type, {"data": event.data, "at": event.at})])
-    await notify_queued(session, event)
+    await insert_queued_run(
+        session,
+        run,
+        audit,
+        (event.type, {"data": event.data, "at": event.at}),
+        thread=thread if inspect(thread).transient else None,
+        notices=[(QUEUE_CHANNEL, run.id), event_notice(event)],
+    )
     return run

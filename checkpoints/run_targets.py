@@ -82,18 +82,17 @@ async def target_of_workflow(
         eawe.errors.NotFoundError: No such workflow (or version) in this tenant.
         eawe.errors.ConflictError: The workflow is archived or has no published version.
     """
-    workflow = await workflow_repo.get_workflow(session, tenant_id, workflow_id)
-    if workflow.status == WorkflowStatus.ARCHIVED:
+    to_run = await workflow_repo.get_version_to_run(session, tenant_id, workflow_id, version)
+    graph_id, status, pinned = to_run
+    if status == WorkflowStatus.ARCHIVED:
         raise ConflictError(f"workflow {workflow_id} is archived", field="workflow_id")
-    try:
-        pinned = await workflow_repo.get_version(session, tenant_id, workflow_id, version)
-    except NotFoundError:
-        if version is not None:
-            raise
+    if pinned is None and version is not None:
+        raise NotFoundError(f"workflow {workflow_id!r} version {version}")
+    if pinned is None:
         raise ConflictError(
             f"workflow {workflow_id} has no published version; publish it first", field="workflow_id"
-        ) from None
-    return RunTarget(graph_id=workflow.slug or workflow.id, assistant_id=workflow.id, version=pinned)
+        )
+    return RunTarget(graph_id=graph_id, assistant_id=workflow_id, version=pinned)
 
 
 async def target_of_assistant(

@@ -37,6 +37,7 @@ from langgraph.checkpoint.base import (
     ChannelVersions,
     Checkpoint,
     CheckpointMetadata,
+    CheckpointTuple,
     get_serializable_checkpoint_metadata,
 )
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
@@ -46,8 +47,8 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from eawe.db.driver_cursor import driver_cursor
 from eawe.db.tenant_scope import TENANT_SETTING, current_scope
 
 if TYPE_CHECKING:
@@ -106,6 +107,8 @@ class _Thread:
     """(checkpoint_ns, checkpoint_id) → writes waiting for the checkpoint that follows it."""
     held: tuple[list[Any], tuple[Any, ...]] | None = None
     """The run's input checkpoint (blobs, row): committed with the next commit of the thread."""
+    empty: bool = False
+    """No checkpoint of the thread exists yet, and none has been put."""
 
 
 def _settle(entries: list[_PendingWrites], error: BaseException | None) -> None:
@@ -116,13 +119,6 @@ def _settle(entries: list[_PendingWrites], error: BaseException | None) -> None:
                 entry.done.set_result(None)
             else:
                 entry.done.set_exception(error)
-
-
-async def _driver_connection(session: AsyncSession) -> Any:
-    """The psycopg connection under ``session``, inside the session's transaction."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
 
 
 class StepSaver(PooledPostgresSaver):
@@ -139,11 +135,15 @@ class StepSaver(PooledPostgresSaver):
         self._threads: dict[str, _Thread] = {}
 
     @contextlib.contextmanager
-    def attach(self, thread_id: str, journal: StepJournal) -> Iterator[None]:
-        """Commit the thread's steps with ``journal`` while the context is open (one execution)."""
+    def attach(self, thread_id: str, journal: StepJournal, *, empty: bool = False) -> Iterator[None]:
+        """Commit the thread's steps with ``journal`` while the context is open (one execution).
+
+        ``empty``: the thread has no checkpoint yet (it was made for this run, which has not run
+        before), so reading its latest checkpoint needs no query until something is put.
+        """
         if thread_id in self._threads:
             raise RuntimeError(f"thread {thread_id} is already being executed in this process")
-        self._threads[thread_id] = _Thread(journal)
+        self._threads[thread_id] = _Thread(journal, empty=empty)
         try:
             yield
         finally:
@@ -158,6 +158,13 @@ class StepSaver(PooledPostgresSaver):
             if thread.held is not None:
                 await self._commit_step(thread, thread, [], [], None)
                 thread.journal.committed()
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        configurable = config["configurable"]
+        thread = self._threads.get(str(configurable["thread_id"]))
+        if thread is not None and thread.empty and not configurable.get("checkpoint_id"):
+            return None  # the run's first read of a thread made for it: nothing is stored yet
+        return await super().aget_tuple(config)
 
     async def aput_writes(
         self,
@@ -178,7 +185,7 @@ class StepSaver(PooledPostgresSaver):
         thread = self._threads.get(thread_id)
         if thread is None:  # not a step of a run executing here: durable on return
             async with self.database.transaction() as session:
-                async with (await _driver_connection(session)).cursor() as cur:
+                async with driver_cursor(session) as cur:
                     await cur.executemany(query, params)
             return
         entry = _PendingWrites(query, params, asyncio.get_running_loop().create_future())
@@ -290,6 +297,8 @@ class StepSaver(PooledPostgresSaver):
             Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
         )
         thread = self._threads.get(thread_id)
+        if thread is not None:
+            thread.empty = False
         entries = thread.pending.pop((ns, parent_id), []) if thread is not None and parent_id else []
         done = {
             "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}

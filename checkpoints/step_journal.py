@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from checkpoints.events import RunEvent
 from checkpoints.stream_log import StreamRecorder
 from eawe.audit import ActorType, redact
+from eawe.db.driver_cursor import driver_cursor
 from eawe.db.ids import new_id
 from eawe.db.models import utcnow
 from eawe.db.repositories.run_outbox import (
@@ -175,10 +176,7 @@ class StepJournal:
             rows = await self.take(session)
         if rows is None:
             return
-        connection = await session.connection()
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert driver is not None  # a connection of the session's open transaction
-        async with driver.cursor() as cursor:
+        async with driver_cursor(session) as cursor:
             with self.refusals():
                 await self.send(cursor, rows)
             await self.settle(cursor, rows)

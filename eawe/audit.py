@@ -36,6 +36,7 @@ __all__ = [
     "ActorType",
     "append_audit",
     "append_audit_entries",
+    "audit_row",
     "canonical_entry",
     "entry_leaf_hash",
     "entry_record",
@@ -118,6 +119,31 @@ def legacy_chain_hash(prev_hash: str, entry: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical_entry(entry)).encode()).hexdigest()
 
 
+def audit_row(
+    *,
+    tenant_id: str,
+    action: str,
+    actor_type: str = ActorType.SYSTEM,
+    actor_id: str | None = None,
+    workflow_run_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditLog:
+    """A new entry, not yet added to a session: secret-looking keys in ``details`` redacted, and
+    ``details`` as JSONB gives it back (what the sealer hashes)."""
+    clean = redact(details) if details is not None else None
+    clean = json.loads(json.dumps(clean, default=str)) if clean is not None else None
+    return AuditLog(
+        id=new_id(),
+        tenant_id=tenant_id,
+        workflow_run_id=workflow_run_id,
+        actor_id=actor_id,
+        actor_type=actor_type,
+        action=action,
+        details=clean,
+        timestamp=_ms(utcnow()),
+    )
+
+
 async def append_audit(
     session: AsyncSession,
     *,
@@ -133,18 +159,13 @@ async def append_audit(
     Secret-looking keys in ``details`` are redacted. The entry is sealed (``leaf_index``,
     ``hash``, ``prev_hash``) by the sealer once this transaction and every older one has ended.
     """
-    clean = redact(details) if details is not None else None
-    # Round-trip through JSON so the row object holds what JSONB gives back (and the sealer hashes).
-    clean = json.loads(json.dumps(clean, default=str)) if clean is not None else None
-    row = AuditLog(
-        id=new_id(),
+    row = audit_row(
         tenant_id=tenant_id,
-        workflow_run_id=workflow_run_id,
-        actor_id=actor_id,
-        actor_type=actor_type,
         action=action,
-        details=clean,
-        timestamp=_ms(utcnow()),
+        actor_type=actor_type,
+        actor_id=actor_id,
+        workflow_run_id=workflow_run_id,
+        details=details,
     )
     session.add(row)
     await session.flush()

@@ -289,6 +289,14 @@ class CompiledGraphCache:
         self.hits = 0
         self.misses = 0
 
+    def get(self, key: CacheKey) -> Any:
+        """The cached value for ``key`` (a hit), or None without compiling anything."""
+        if key not in self._graphs:
+            return None
+        self.hits += 1
+        self._graphs.move_to_end(key)
+        return self._graphs[key]
+
     def get_or_compile(self, key: CacheKey, compile: Callable[[], T]) -> T:
         """The cached value for ``key``, compiling (and caching) it on a miss."""
         if key in self._graphs:

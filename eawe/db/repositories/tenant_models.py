@@ -17,9 +17,18 @@ from eawe.audit import ActorType, append_audit
 from eawe.db.models import Credential, Tenant
 from eawe.errors import NotFoundError, Problem, ValidationError
 
-__all__ = ["TenantModelSettings", "clear_tenant_model", "get_tenant_model", "set_tenant_model"]
+__all__ = [
+    "TENANT_MODEL_KEY",
+    "TenantModelSettings",
+    "clear_tenant_model",
+    "get_tenant_model",
+    "set_tenant_model",
+    "tenant_model_of",
+]
 
-_KEY = "model"
+TENANT_MODEL_KEY = "model"
+"""The key of ``Tenant.settings`` that holds the tenant's model."""
+_KEY = TENANT_MODEL_KEY
 
 
 class TenantModelSettings(BaseModel):
@@ -44,7 +53,11 @@ async def get_tenant_model(session: AsyncSession, tenant_id: str) -> TenantModel
     tenant = await session.get(Tenant, tenant_id)
     if tenant is None:
         raise NotFoundError("tenant", tenant_id)
-    raw = (tenant.settings or {}).get(_KEY)
+    return tenant_model_of((tenant.settings or {}).get(_KEY))
+
+
+def tenant_model_of(raw: Any) -> TenantModelSettings | None:
+    """The settings stored under :data:`TENANT_MODEL_KEY` (None when the tenant has none)."""
     return TenantModelSettings.model_validate(raw) if raw else None
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "get_thread",
     "last_stream_seq",
     "latest_run",
+    "new_thread_row",
     "next_queued_run",
     "search_threads",
     "set_thread_status",
@@ -40,6 +41,32 @@ __all__ = [
 
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
 ACTIVE_STATUSES = (RunStatus.PENDING, RunStatus.RUNNING)
+
+
+def new_thread_row(
+    tenant_id: str,
+    *,
+    thread_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    created_by_id: str | None = None,
+    graph_id: str | None = None,
+    assistant_id: str | None = None,
+    status: ThreadStatus = "idle",
+) -> AgentThread:
+    """A thread row not yet added to a session (``thread_id`` or a fresh id)."""
+    now = utcnow()
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # timestamp(3), as stored
+    return AgentThread(
+        id=thread_id or new_id(),
+        tenant_id=tenant_id,
+        created_by_id=created_by_id,
+        metadata_=dict(metadata or {}),
+        graph_id=graph_id,
+        assistant_id=assistant_id,
+        status=status,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 async def create_thread(
@@ -66,17 +93,14 @@ async def create_thread(
             if existing.tenant_id == tenant_id and if_exists == "do_nothing":
                 return existing
             raise ConflictError(f"thread {thread_id} already exists", field="thread_id")
-    now = utcnow()
-    row = AgentThread(
-        id=thread_id or new_id(),
-        tenant_id=tenant_id,
+    row = new_thread_row(
+        tenant_id,
+        thread_id=thread_id,
+        metadata=metadata,
         created_by_id=created_by_id,
-        metadata_=dict(metadata or {}),
         graph_id=graph_id,
         assistant_id=assistant_id,
         status=status,
-        created_at=now,
-        updated_at=now,
     )
     chosen = (  # a caller-chosen id may be another tenant's, invisible here: the insert tells
         conflict_on_duplicate(session, ConflictError(f"thread {row.id} already exists", field="thread_id"))

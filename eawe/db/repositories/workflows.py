@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eawe.audit import ActorType, append_audit
@@ -23,6 +23,7 @@ __all__ = [
     "archive_workflow",
     "create_workflow",
     "get_version",
+    "get_version_to_run",
     "get_workflow",
     "list_versions",
     "list_workflows",
@@ -269,6 +270,36 @@ async def get_version(
         )
         raise NotFoundError(what)
     return row
+
+
+async def get_version_to_run(
+    session: AsyncSession, tenant_id: str, workflow_id: str, version: int | None = None
+) -> tuple[str, WorkflowStatus, WorkflowDefinitionVersion | None]:
+    """The workflow's graph id (slug, else id), its status and the published version to run
+    (the newest when ``version`` is None; None when there is no such version), in one query.
+
+    Raises:
+        eawe.errors.NotFoundError: No such workflow in this tenant.
+    """
+    on = and_(
+        WorkflowDefinitionVersion.tenant_id == WorkflowDefinition.tenant_id,
+        WorkflowDefinitionVersion.workflow_definition_id == WorkflowDefinition.id,
+    )
+    if version is not None:
+        on = and_(on, WorkflowDefinitionVersion.version == version)
+    row = (
+        await session.execute(
+            select(WorkflowDefinition.slug, WorkflowDefinition.status, WorkflowDefinitionVersion)
+            .outerjoin(WorkflowDefinitionVersion, on)
+            .where(WorkflowDefinition.tenant_id == tenant_id, WorkflowDefinition.id == workflow_id)
+            .order_by(WorkflowDefinitionVersion.version.desc().nulls_last())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError("workflow", workflow_id)
+    slug, status, pinned = row
+    return slug or workflow_id, status, pinned
 
 
 async def list_versions(
