@@ -47,7 +47,6 @@ from checkpoints.step_journal import LeaseLostError, StepJournal
 from checkpoints.stream_log import StreamRecorder, graph_stream_modes
 from eawe.audit import ActorType
 from eawe.db.models import RunStatus, WorkflowRun
-from eawe.db.repositories.hitl import cancel_open_tasks
 from eawe.db.repositories.threads import ThreadStatus
 from eawe.errors import EAWEError
 from eawe.jsonable import jsonable
@@ -155,7 +154,6 @@ class _Execution:
         self.journal.event(event)
         try:
             async with self.r.database.transaction() as session:
-                await self.journal.write(session)
                 released = await release_run(
                     session,
                     self.run.id,
@@ -164,14 +162,13 @@ class _Execution:
                     thread_id=self.run.thread_id,
                     thread_status=thread_status or _THREAD_STATUS[status],
                     notify=event_notice(event),
+                    rows=await self.journal.take_all(session),
                     wake_channel=QUEUE_CHANNEL,
                     **(release or {}),
                 )
                 if not released:
                     self.lost.set()
                     raise LeaseLostError(self.run.id)
-                if status == RunStatus.CANCELLED:
-                    await cancel_open_tasks(session, self.run.tenant_id, self.run.id)
         except LeaseLostError:
             return False
         self.journal.committed()
@@ -440,7 +437,6 @@ class _Execution:
                     {"new_tasks": [t.id for t in created], "interrupts": len(snapshot.interrupts)},
                 )
                 self.journal.event(status_event)
-                await self.journal.write(session)
                 await release_run(
                     session,
                     run.id,
@@ -449,6 +445,7 @@ class _Execution:
                     thread_id=self.run.thread_id,
                     thread_status="interrupted",
                     notify=event_notice(status_event),
+                    rows=await self.journal.take_all(session),
                     payload=_jsonable(snapshot.values),
                     state=_state_summary(snapshot),
                     error=None,

@@ -23,7 +23,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from eawe.db.driver_cursor import driver_cursor
 from eawe.db.models import RunStatus
+from eawe.db.repositories.run_outbox import STEP_ROWS_SQL, StepRows, step_rows_params
 from eawe.db.repositories.tenant_models import TENANT_MODEL_KEY
 
 __all__ = [
@@ -214,6 +216,7 @@ async def release_run(
     thread_id: str,
     thread_status: str,
     notify: tuple[str, str],
+    rows: StepRows,
     wake_channel: str | None = None,
     payload: Any = None,
     state: Any = None,
@@ -221,56 +224,65 @@ async def release_run(
     set_error: bool = False,
 ) -> bool:
     """Set the outcome and drop the lease, if ``owner`` still holds it, in one statement: with
-    it the thread's status (``thread_status``, or busy while another of its runs is pending or
-    running), the ``notify`` (channel, payload) and, with ``wake_channel``, a notification naming
-    the thread's oldest pending run. Returns whether it released the run (when it did not, the
-    caller rolls back: the notifications are never sent)."""
+    it the journal's last ``rows`` (events, audit entries, usage), the thread's status
+    (``thread_status``, or busy while another of its runs is pending or running), the open tasks
+    of a cancelled run cancelled, the ``notify`` (channel, payload) and, with ``wake_channel``, a
+    notification naming the thread's oldest pending run. Returns whether it released the run
+    (when it did not, it wrote nothing, and the caller rolls back: no notification is sent)."""
 
     terminal = status in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
     wake = (
-        """(SELECT pg_notify(CAST(:wake AS text), q.id) FROM (
+        """(SELECT pg_notify(CAST(%(wake)s AS text), q.id) FROM (
                 SELECT w.id FROM "WorkflowRun" w
-                WHERE w."threadId" = :thread_id AND w.status = 'PENDING' AND w.id <> :run_id
+                WHERE w."threadId" = %(thread)s AND w.status = 'PENDING' AND w.id <> %(run)s
                 ORDER BY w."createdAt", w.id LIMIT 1) q)"""
         if wake_channel is not None
         else "NULL"
     )
-    result = await session.execute(
-        text(
-            f"""WITH released AS (
-                   UPDATE "WorkflowRun" SET status = CAST(:status AS "RunStatus"),
-                       payload = COALESCE(CAST(:payload AS jsonb), payload),
-                       state = COALESCE(CAST(:state AS jsonb), state),
-                       error = {"CAST(:error AS jsonb)" if set_error else "error"},
+    tasks = (
+        """, tasks AS (
+                   UPDATE "HITLTask" SET status = 'CANCELLED', "resolvedAt" = LOCALTIMESTAMP
+                   WHERE "tenantId" = %(tenant)s AND "workflowRunId" = %(run)s
+                     AND status = 'PENDING' AND EXISTS (SELECT 1 FROM guard)
+               )"""
+        if status == RunStatus.CANCELLED
+        else ""
+    )
+    query = f"""WITH guard AS (
+                   UPDATE "WorkflowRun" SET status = CAST(%(status)s AS "RunStatus"),
+                       payload = COALESCE(CAST(%(payload)s AS jsonb), payload),
+                       state = COALESCE(CAST(%(state)s AS jsonb), state),
+                       error = {"CAST(%(error)s AS jsonb)" if set_error else "error"},
                        "leaseOwner" = NULL, "leaseExpiresAt" = NULL,
                        "completedAt" = {"LOCALTIMESTAMP" if terminal else '"completedAt"'},
-                       "updatedAt" = LOCALTIMESTAMP
-                   WHERE id = :run_id AND "leaseOwner" = :owner
-                   RETURNING id
-               ), thread AS (
+                       "updatedAt" = LOCALTIMESTAMP, "eventSeq" = "eventSeq" + %(n)s
+                   WHERE id = %(run)s AND "leaseOwner" = %(owner)s
+                   RETURNING id, "eventSeq"
+               ), {STEP_ROWS_SQL}, thread AS (
                    UPDATE "AgentThread" SET "updatedAt" = LOCALTIMESTAMP,
                        status = CASE WHEN EXISTS (
                            SELECT 1 FROM "WorkflowRun" o
-                           WHERE o."threadId" = :thread_id AND o.id <> :run_id
+                           WHERE o."threadId" = %(thread)s AND o.id <> %(run)s
                              AND o.status IN ('PENDING', 'RUNNING')
-                       ) THEN 'busy' ELSE :thread_status END
-                   WHERE id = :thread_id AND EXISTS (SELECT 1 FROM released)
-               )
-               SELECT released.id, {wake} AS woke, pg_notify(CAST(:channel AS text), :message)
-               FROM released"""
-        ),
-        {
-            "run_id": run_id,
-            "owner": owner,
-            "status": status.value,
-            "payload": None if payload is None else json.dumps(payload, default=str),
-            "state": None if state is None else json.dumps(state, default=str),
-            "error": None if error is None else json.dumps(error, default=str),
-            "thread_id": thread_id,
-            "thread_status": thread_status,
-            "wake": wake_channel,
-            "channel": notify[0],
-            "message": notify[1],
-        },
-    )
-    return result.first() is not None
+                       ) THEN 'busy' ELSE %(thread_status)s END
+                   WHERE id = %(thread)s AND EXISTS (SELECT 1 FROM guard)
+               ){tasks}
+               SELECT guard.id, {wake} AS woke, pg_notify(CAST(%(channel)s AS text), %(message)s)
+               FROM guard"""
+    params = {
+        **step_rows_params(rows),
+        "run": run_id,
+        "owner": owner,
+        "status": status.value,
+        "payload": None if payload is None else json.dumps(payload, default=str),
+        "state": None if state is None else json.dumps(state, default=str),
+        "error": None if error is None else json.dumps(error, default=str),
+        "thread": thread_id,
+        "thread_status": thread_status,
+        "wake": wake_channel,
+        "channel": notify[0],
+        "message": notify[1],
+    }
+    async with driver_cursor(session) as cursor:
+        await cursor.execute(query, params)
+        return await cursor.fetchone() is not None

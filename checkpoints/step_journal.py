@@ -116,11 +116,17 @@ class StepJournal:
         Send them with :meth:`send` in the commit's transaction, then :meth:`settle`. ``None``:
         nothing to write and no lease to check.
         """
+        rows = await self.take_all(session)
+        if self.owner is None and not (rows.parts or rows.audit or rows.usage):
+            return None
+        return rows
+
+    async def take_all(self, session: AsyncSession | None = None) -> StepRows:
+        """Empty the journal into the rows of one commit, even when it holds nothing (for the
+        statement that releases the run: :func:`checkpoints.leases.release_run`)."""
         parts = await self.recorder.take(session)
         audit, self._audit = self._audit, []
         usage, self._usage = self._usage, []
-        if self.owner is None and not (parts or audit or usage):
-            return None
         at = utcnow()
         return StepRows(
             self.tenant_id,

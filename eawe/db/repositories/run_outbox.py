@@ -27,6 +27,7 @@ from eawe.db.repositories.threads import append_stream_events
 __all__ = [
     "LEASE_LOST_SQLSTATE",
     "NO_SUCH_RUN_SQLSTATE",
+    "STEP_ROWS_SQL",
     "StepGuard",
     "StepRows",
     "append_outbox",
@@ -34,6 +35,7 @@ __all__ = [
     "reserve_event_seqs",
     "send_step_rows",
     "step_guard_of",
+    "step_rows_params",
 ]
 
 
@@ -57,18 +59,7 @@ async def reserve_event_seqs(session: AsyncSession, run_id: str, count: int) -> 
 
 _dumps = partial(json.dumps, default=str, separators=(",", ":"))
 
-# One statement for a step's rows: the run's row is updated first (lease checked and renewed when
-# an owner is given, seqs taken under its row lock), and the outbox, audit and usage rows are
-# inserted only if it matched: a worker that lost its run writes none of them. When it did not
-# match, the statement raises (``eawe_refuse_step``, SQLSTATE EA001/EA002), which aborts the
-# transaction: the checkpoint statements pipelined after it are never committed.
-_STEP_SQL = """
-WITH guard AS (
-    UPDATE "WorkflowRun"
-    SET "eventSeq" = "eventSeq" + %(n)s{renew}
-    WHERE id = %(run)s{lease}
-    RETURNING "eventSeq", "cancelRequested"
-), outbox AS (
+STEP_ROWS_SQL = """outbox AS (
     INSERT INTO "RunStreamEvent" ("runId", seq, "tenantId", event, data, "createdAt")
     SELECT %(run)s, guard."eventSeq" - %(n)s + p.ord, %(tenant)s, p.part->>0, p.part->1, %(now)s
     FROM guard, jsonb_array_elements(%(parts)s) WITH ORDINALITY AS p(part, ord)
@@ -88,10 +79,30 @@ WITH guard AS (
         AS u(id text, "nodeId" text, "nodeType" text, outcome text, "durationMs" int,
              "tokenUsage" jsonb, "inputTokens" int, "outputTokens" int, "totalTokens" int,
              "startedAt" timestamp)
-)
+)"""
+"""The CTEs storing a commit's :class:`StepRows` (parameters: :func:`step_rows_params`), inserted
+only when the statement's ``guard`` CTE — an ``UPDATE "WorkflowRun"`` that added ``%(n)s`` to
+``"eventSeq"`` and returns it — matched the run."""
+
+# One statement for a step's rows: the run's row is updated first (lease checked and renewed when
+# an owner is given, seqs taken under its row lock), and the outbox, audit and usage rows are
+# inserted only if it matched: a worker that lost its run writes none of them. When it did not
+# match, the statement raises (``eawe_refuse_step``, SQLSTATE EA001/EA002), which aborts the
+# transaction: the checkpoint statements pipelined after it are never committed.
+_STEP_SQL = (
+    """
+WITH guard AS (
+    UPDATE "WorkflowRun"
+    SET "eventSeq" = "eventSeq" + %(n)s{renew}
+    WHERE id = %(run)s{lease}
+    RETURNING "eventSeq", "cancelRequested"
+), """
+    + STEP_ROWS_SQL.replace("{", "{{").replace("}", "}}")
+    + """
 SELECT "eventSeq", "cancelRequested" FROM guard
 UNION ALL
 SELECT eawe_refuse_step(%(run)s, %(leased)s), false WHERE NOT EXISTS (SELECT FROM guard)"""
+)
 _LEASED_STEP_SQL = _STEP_SQL.format(
     renew=',\n        "leaseExpiresAt" = LOCALTIMESTAMP + make_interval(secs => %(ttl)s)',
     lease=""" AND "leaseOwner" = %(owner)s AND status = 'RUNNING'""",
@@ -113,13 +124,9 @@ class StepRows:
     usage: Sequence[Mapping[str, Any]] = ()
 
 
-async def send_step_rows(
-    cursor: Any, rows: StepRows, *, owner: str | None, lease_seconds: float = 0.0
-) -> None:
-    """Send the step's rows as one statement on a psycopg ``cursor`` (in the caller's transaction,
-    typically inside a pipeline with the checkpoint's statements). Read the outcome with
-    :func:`step_guard_of` once the results are in."""
-    params = {
+def step_rows_params(rows: StepRows) -> dict[str, Any]:
+    """The parameters of :data:`STEP_ROWS_SQL` for ``rows``."""
+    return {
         "run": rows.run_id,
         "tenant": rows.tenant_id,
         "n": len(rows.parts),
@@ -128,6 +135,15 @@ async def send_step_rows(
         "audit": Jsonb(list(rows.audit), dumps=_dumps),
         "usage": Jsonb(list(rows.usage), dumps=_dumps),
     }
+
+
+async def send_step_rows(
+    cursor: Any, rows: StepRows, *, owner: str | None, lease_seconds: float = 0.0
+) -> None:
+    """Send the step's rows as one statement on a psycopg ``cursor`` (in the caller's transaction,
+    typically inside a pipeline with the checkpoint's statements). Read the outcome with
+    :func:`step_guard_of` once the results are in."""
+    params = step_rows_params(rows)
     if owner is None:
         await cursor.execute(_UNLEASED_STEP_SQL, {**params, "leased": False}, prepare=True)
         return
