@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eawe.audit import ActorType, append_audit
+from eawe.db.driver_cursor import driver_cursor
 from eawe.db.ids import new_id
 from eawe.db.models import WorkflowDefinition, WorkflowDefinitionVersion, WorkflowStatus
 from eawe.db.pagination import Page, paginate
@@ -272,34 +273,53 @@ async def get_version(
     return row
 
 
+_VERSION_TO_RUN_SQL = """
+SELECT w.slug, w.status::text, v.id, v.version, v."definitionGraph", v."graphHash",
+       v."publishedById", v."publishedAt"
+FROM "WorkflowDefinition" w
+LEFT JOIN LATERAL (
+    SELECT * FROM "WorkflowDefinitionVersion" v
+    WHERE v."tenantId" = w."tenantId" AND v."workflowDefinitionId" = w.id
+      AND (%(version)s::int IS NULL OR v.version = %(version)s::int)
+    ORDER BY v.version DESC LIMIT 1
+) v ON true
+WHERE w."tenantId" = %(tenant)s AND w.id = %(workflow)s"""
+
+
 async def get_version_to_run(
     session: AsyncSession, tenant_id: str, workflow_id: str, version: int | None = None
 ) -> tuple[str, WorkflowStatus, WorkflowDefinitionVersion | None]:
     """The workflow's graph id (slug, else id), its status and the published version to run
-    (the newest when ``version`` is None; None when there is no such version), in one query.
+    (the newest when ``version`` is None; None when there is no such version), in one query
+    (on the hot path of every run: sent through the driver, the version row built here, not
+    added to the session).
 
     Raises:
         eawe.errors.NotFoundError: No such workflow in this tenant.
     """
-    on = and_(
-        WorkflowDefinitionVersion.tenant_id == WorkflowDefinition.tenant_id,
-        WorkflowDefinitionVersion.workflow_definition_id == WorkflowDefinition.id,
-    )
-    if version is not None:
-        on = and_(on, WorkflowDefinitionVersion.version == version)
-    row = (
-        await session.execute(
-            select(WorkflowDefinition.slug, WorkflowDefinition.status, WorkflowDefinitionVersion)
-            .outerjoin(WorkflowDefinitionVersion, on)
-            .where(WorkflowDefinition.tenant_id == tenant_id, WorkflowDefinition.id == workflow_id)
-            .order_by(WorkflowDefinitionVersion.version.desc().nulls_last())
-            .limit(1)
+    async with driver_cursor(session) as cursor:
+        await cursor.execute(
+            _VERSION_TO_RUN_SQL, {"tenant": tenant_id, "workflow": workflow_id, "version": version}
         )
-    ).first()
+        row = await cursor.fetchone()
     if row is None:
         raise NotFoundError("workflow", workflow_id)
-    slug, status, pinned = row
-    return slug or workflow_id, status, pinned
+    slug, status, version_id, number, definition, graph_hash, published_by, published_at = row
+    pinned = (
+        WorkflowDefinitionVersion(
+            id=version_id,
+            workflow_definition_id=workflow_id,
+            tenant_id=tenant_id,
+            version=number,
+            definition_graph=definition,
+            graph_hash=graph_hash,
+            published_by_id=published_by,
+            published_at=published_at,
+        )
+        if version_id is not None
+        else None
+    )
+    return slug or workflow_id, WorkflowStatus(status), pinned
 
 
 async def list_versions(
