@@ -219,10 +219,10 @@ class StepSaver(PooledPostgresSaver):
         blobs: list[Any],
         checkpoint_row: tuple[Any, ...] | None,
     ) -> None:
-        """One transaction in one round trip: ``BEGIN``, the tenant scope, the journal's rows
-        (lease check included) when ``thread`` is given, the held input checkpoint of ``owner``,
-        the waiting writes, the blobs, the checkpoint and ``COMMIT``, sent in one psycopg
-        pipeline on a connection of the checkpoint pool. When the lease is gone the journal's
+        """One transaction in one round trip: the tenant scope, the journal's rows (lease check
+        included) when ``thread`` is given, the held input checkpoint of ``owner``, the waiting
+        writes, the blobs and the checkpoint, sent in one psycopg pipeline (one implicit
+        transaction) on a connection of the checkpoint pool. When the lease is gone the journal's
         statement raises, PostgreSQL skips the rest, and nothing is committed."""
         held = None
         if owner is not None:
@@ -243,8 +243,11 @@ class StepSaver(PooledPostgresSaver):
             try:
                 async with conn.cursor() as guard, conn.cursor() as cur:
                     with journal.refusals() if journal is not None else contextlib.nullcontext():
-                        async with conn.pipeline():  # one round trip: BEGIN … COMMIT
-                            await cur.execute("BEGIN", prepare=False)
+                        # One round trip, one transaction: on this autocommit connection the
+                        # statements before the pipeline's Sync run in one implicit transaction
+                        # (committed at the Sync, all rolled back if one fails), without BEGIN or
+                        # COMMIT; the scope set with is_local lasts until then.
+                        async with conn.pipeline():
                             if scope is not None:  # row-level security: the run's tenant
                                 await cur.execute(_SET_SCOPE, (TENANT_SETTING, scope), prepare=False)
                             if journal is not None and rows is not None:
@@ -257,7 +260,6 @@ class StepSaver(PooledPostgresSaver):
                                 await cur.execute(self.UPSERT_CHECKPOINTS_SQL, before)
                             if checkpoint_row is not None:
                                 await cur.execute(self.UPSERT_CHECKPOINTS_SQL, checkpoint_row)
-                            await cur.execute("COMMIT", prepare=False)
                     if journal is not None and rows is not None:
                         await journal.settle(guard, rows)
             except BaseException:
