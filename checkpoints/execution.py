@@ -37,7 +37,7 @@ from agents.builtins.approval import ApprovalRejectedError
 from checkpoints.claimed_graph import load_claimed_graph, run_config
 from checkpoints.events import QUEUE_CHANNEL, RunEvent, event_notice
 from checkpoints.hitl import AssigneeUnavailableError, create_tasks_for_interrupts, decided_resume_values
-from checkpoints.leases import ClaimedRun, release_run, renew_lease
+from checkpoints.leases import ClaimedRun, release_run, released, renew_lease
 from checkpoints.protocol_log import protocol_chunks
 from checkpoints.resources import EngineResources
 from checkpoints.run_context import StarterDeactivatedError
@@ -46,8 +46,12 @@ from checkpoints.saver import StepSaver, delete_run_checkpoints
 from checkpoints.step_journal import LeaseLostError, StepJournal
 from checkpoints.stream_log import StreamRecorder, graph_stream_modes
 from eawe.audit import ActorType
+from eawe.db.driver_cursor import driver_cursor
 from eawe.db.models import RunStatus, WorkflowRun
+from eawe.db.repositories.run_outbox import StepRows
 from eawe.db.repositories.threads import ThreadStatus
+from eawe.db.round_trip import scoped_round_trip
+from eawe.db.tenant_scope import current_scope
 from eawe.errors import EAWEError
 from eawe.jsonable import jsonable
 from graphs.state import initial_state
@@ -152,27 +156,33 @@ class _Execution:
         event = RunEvent(self.run.tenant_id, self.run.id, "run.status", data)
         self.journal.audit(action, details, actor_type=actor_type)
         self.journal.event(event)
-        try:
-            async with self.r.database.transaction() as session:
-                released = await release_run(
-                    session,
+        rows = await self._last_rows()
+        async with self.r.pool.connection() as conn, conn.cursor() as cursor:
+            async with scoped_round_trip(conn, current_scope()):
+                await release_run(
+                    cursor,
                     self.run.id,
                     owner=self.r.worker_id,
                     status=status,
                     thread_id=self.run.thread_id,
                     thread_status=thread_status or _THREAD_STATUS[status],
                     notify=event_notice(event),
-                    rows=await self.journal.take_all(session),
+                    rows=rows,
                     wake_channel=QUEUE_CHANNEL,
                     **(release or {}),
                 )
-                if not released:
-                    self.lost.set()
-                    raise LeaseLostError(self.run.id)
-        except LeaseLostError:
-            return False
+            if not await released(cursor):
+                self.lost.set()
+                return False
         self.journal.committed()
         return True
+
+    async def _last_rows(self) -> StepRows:
+        """What the journal holds, for the statement that releases the run."""
+        if self.journal.needs_session:  # the first protocol parts of an execution are numbered
+            async with self.r.database.session() as session:
+                return await self.journal.take_all(session)
+        return await self.journal.take_all()
 
     async def _finish(
         self,
@@ -437,20 +447,24 @@ class _Execution:
                     {"new_tasks": [t.id for t in created], "interrupts": len(snapshot.interrupts)},
                 )
                 self.journal.event(status_event)
-                await release_run(
-                    session,
-                    run.id,
-                    owner=self.r.worker_id,
-                    status=RunStatus.PAUSED_FOR_APPROVAL,
-                    thread_id=self.run.thread_id,
-                    thread_status="interrupted",
-                    notify=event_notice(status_event),
-                    rows=await self.journal.take_all(session),
-                    payload=_jsonable(snapshot.values),
-                    state=_state_summary(snapshot),
-                    error=None,
-                    set_error=True,
-                )
+                rows = await self.journal.take_all(session)
+                async with driver_cursor(session) as cursor:
+                    await release_run(
+                        cursor,
+                        run.id,
+                        owner=self.r.worker_id,
+                        status=RunStatus.PAUSED_FOR_APPROVAL,
+                        thread_id=self.run.thread_id,
+                        thread_status="interrupted",
+                        notify=event_notice(status_event),
+                        rows=rows,
+                        payload=_jsonable(snapshot.values),
+                        state=_state_summary(snapshot),
+                        error=None,
+                        set_error=True,
+                    )
+                    # (the run's row is locked above and its lease checked: this releases it)
+                    await released(cursor)
             self.journal.committed()
             await self._webhook(RunStatus.PAUSED_FOR_APPROVAL, _jsonable(snapshot.values), None)
             return RunStatus.PAUSED_FOR_APPROVAL

@@ -17,16 +17,19 @@ internals addressed by run id; tenant-facing reads go through ``eawe.db.reposito
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg.rows import dict_row
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from eawe.db.driver_cursor import driver_cursor
 from eawe.db.models import RunStatus
 from eawe.db.repositories.run_outbox import STEP_ROWS_SQL, StepRows, step_rows_params
 from eawe.db.repositories.tenant_models import TENANT_MODEL_KEY
+from eawe.db.round_trip import scoped_round_trip
+from eawe.db.tenant_scope import current_scope
 
 __all__ = [
     "LIVENESS_LOCK_SQL",
@@ -36,6 +39,7 @@ __all__ = [
     "claim_next_runs",
     "claim_run",
     "release_run",
+    "released",
     "renew_lease",
 ]
 
@@ -60,7 +64,7 @@ def _alive(owner: str) -> str:
 _CLAIMABLE = f"""(w.status = 'PENDING' OR (w.status = 'RUNNING'
     AND (w."leaseExpiresAt" IS NULL OR w."leaseExpiresAt" < LOCALTIMESTAMP
          OR NOT {_alive('w."leaseOwner"')})))
-    AND {_alive("CAST(:owner AS text)")}
+    AND {_alive("CAST(%(owner)s AS text)")}
     AND NOT EXISTS (
         SELECT 1 FROM "WorkflowRun" o
         WHERE w."threadId" IS NOT NULL AND o."threadId" = w."threadId" AND o.id <> w.id
@@ -72,19 +76,19 @@ WITH target AS (
     SELECT w.id, w.status AS previous FROM "WorkflowRun" w
     WHERE {{where}} AND {_CLAIMABLE}
     ORDER BY w."createdAt", w.id
-    LIMIT :limit
+    LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
 UPDATE "WorkflowRun" AS r
-SET status = 'RUNNING', "leaseOwner" = :owner,
-    "leaseExpiresAt" = LOCALTIMESTAMP + make_interval(secs => :ttl),
+SET status = 'RUNNING', "leaseOwner" = %(owner)s,
+    "leaseExpiresAt" = LOCALTIMESTAMP + make_interval(secs => %(ttl)s),
     attempts = r.attempts + 1, "startedAt" = COALESCE(r."startedAt", LOCALTIMESTAMP),
     "updatedAt" = LOCALTIMESTAMP
 FROM target WHERE r.id = target.id
 RETURNING r.id, r."tenantId", r."workflowDefinitionId", r."workflowVersion", r."graphHash",
           r."startedById", r.input, r.attempts, target.previous, r."threadId", r."graphId",
           r."assistantId", r.kwargs,
-          (SELECT t.settings -> :model_key FROM "Tenant" t WHERE t.id = r."tenantId") AS "tenantModel",
+          (SELECT t.settings -> %(model_key)s FROM "Tenant" t WHERE t.id = r."tenantId") AS "tenantModel",
           (SELECT jsonb_build_object('email', u.email, 'role', u.role, 'groups', u.groups,
                                      'active', u."isActive")
            FROM "User" u WHERE u.id = r."startedById" AND u."tenantId" = r."tenantId") AS starter
@@ -129,54 +133,54 @@ class RunStarter:
     active: bool
 
 
-def _claimed(row: Any) -> ClaimedRun:
+def _claimed(row: Mapping[str, Any]) -> ClaimedRun:
+    starter = row["starter"]
     return ClaimedRun(
-        id=row.id,
-        tenant_id=row.tenantId,
-        workflow_id=row.workflowDefinitionId,
-        workflow_version=row.workflowVersion,
-        graph_hash=row.graphHash,
-        started_by_id=row.startedById,
-        input=row.input,
-        attempts=row.attempts,
-        recovered=row.previous == RunStatus.RUNNING.value,
-        thread_id=row.threadId or row.id,
-        graph_id=row.graphId,
-        assistant_id=row.assistantId,
-        kwargs=dict(row.kwargs or {}),
-        tenant_model=row.tenantModel,
+        id=row["id"],
+        tenant_id=row["tenantId"],
+        workflow_id=row["workflowDefinitionId"],
+        workflow_version=row["workflowVersion"],
+        graph_hash=row["graphHash"],
+        started_by_id=row["startedById"],
+        input=row["input"],
+        attempts=row["attempts"],
+        recovered=row["previous"] == RunStatus.RUNNING.value,
+        thread_id=row["threadId"] or row["id"],
+        graph_id=row["graphId"],
+        assistant_id=row["assistantId"],
+        kwargs=dict(row["kwargs"] or {}),
+        tenant_model=row["tenantModel"],
         starter=RunStarter(
-            email=row.starter["email"],
-            role=row.starter["role"],
-            groups=tuple(row.starter["groups"] or ()),
-            active=bool(row.starter["active"]),
+            email=starter["email"],
+            role=starter["role"],
+            groups=tuple(starter["groups"] or ()),
+            active=bool(starter["active"]),
         )
-        if row.starter
+        if starter
         else None,
     )
 
 
-async def claim_run(
-    session: AsyncSession, run_id: str, *, owner: str, lease_seconds: float
-) -> ClaimedRun | None:
+async def _claim(pool: Any, where: str, params: dict[str, Any]) -> list[ClaimedRun]:
+    """The claim as one round trip on a connection of the engine's psycopg ``pool`` (dict rows),
+    in the current scope (claims run in the system scope: they span every tenant)."""
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cursor:
+        async with scoped_round_trip(conn, current_scope()):
+            await cursor.execute(_CLAIM.format(where=where), {**params, "model_key": TENANT_MODEL_KEY})
+        return [_claimed(row) for row in await cursor.fetchall()]
+
+
+async def claim_run(pool: Any, run_id: str, *, owner: str, lease_seconds: float) -> ClaimedRun | None:
     """Claim one run if it is PENDING or its lease expired; None otherwise."""
-    result = await session.execute(
-        text(_CLAIM.format(where="w.id = :run_id")),
-        {"run_id": run_id, "owner": owner, "ttl": lease_seconds, "limit": 1, "model_key": TENANT_MODEL_KEY},
+    claimed = await _claim(
+        pool, "w.id = %(run_id)s", {"run_id": run_id, "owner": owner, "ttl": lease_seconds, "limit": 1}
     )
-    row = result.first()
-    return _claimed(row) if row else None
+    return claimed[0] if claimed else None
 
 
-async def claim_next_runs(
-    session: AsyncSession, *, owner: str, lease_seconds: float, limit: int
-) -> list[ClaimedRun]:
+async def claim_next_runs(pool: Any, *, owner: str, lease_seconds: float, limit: int) -> list[ClaimedRun]:
     """Claim up to ``limit`` runnable runs, oldest first, skipping rows other workers are claiming."""
-    result = await session.execute(
-        text(_CLAIM.format(where="TRUE")),
-        {"owner": owner, "ttl": lease_seconds, "limit": limit, "model_key": TENANT_MODEL_KEY},
-    )
-    return [_claimed(row) for row in result.all()]
+    return await _claim(pool, "TRUE", {"owner": owner, "ttl": lease_seconds, "limit": limit})
 
 
 async def renew_lease(
@@ -208,7 +212,7 @@ async def cancel_requested(session: AsyncSession, run_id: str) -> bool:
 
 
 async def release_run(
-    session: AsyncSession,
+    cursor: Any,
     run_id: str,
     *,
     owner: str,
@@ -222,13 +226,14 @@ async def release_run(
     state: Any = None,
     error: Any = None,
     set_error: bool = False,
-) -> bool:
+) -> None:
     """Set the outcome and drop the lease, if ``owner`` still holds it, in one statement: with
     it the journal's last ``rows`` (events, audit entries, usage), the thread's status
     (``thread_status``, or busy while another of its runs is pending or running), the open tasks
     of a cancelled run cancelled, the ``notify`` (channel, payload) and, with ``wake_channel``, a
-    notification naming the thread's oldest pending run. Returns whether it released the run
-    (when it did not, it wrote nothing, and the caller rolls back: no notification is sent)."""
+    notification naming the thread's oldest pending run, sent on the psycopg ``cursor`` (in a
+    round trip or a session's transaction). Read the result with :func:`released`: when the lease
+    was gone it wrote nothing and sends no notification (the caller rolls back)."""
 
     terminal = status in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
     wake = (
@@ -283,6 +288,9 @@ async def release_run(
         "channel": notify[0],
         "message": notify[1],
     }
-    async with driver_cursor(session) as cursor:
-        await cursor.execute(query, params)
-        return await cursor.fetchone() is not None
+    await cursor.execute(query, params)
+
+
+async def released(cursor: Any) -> bool:
+    """Whether :func:`release_run`'s statement on ``cursor`` released the run."""
+    return await cursor.fetchone() is not None

@@ -124,6 +124,7 @@ async def open_engine(
         resources = EngineResources(
             database=database,
             saver=store.saver,
+            pool=store.pool,
             registry=registry if registry is not None else create_registry(),
             chat_models=chat_models
             if chat_models is not None

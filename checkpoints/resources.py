@@ -73,6 +73,9 @@ class EngineResources:
     """Sends the webhook of a run that asked for one, when it settles."""
     store: ItemStore | None = None
     """The LangGraph store; graphs get its tenant-scoped view (``store.for_tenant``)."""
+    pool: Any = None
+    """The checkpointer's psycopg pool (autocommit connections): a run's claim, each of its steps
+    and its release are one round trip each on it (:func:`eawe.db.round_trip.scoped_round_trip`)."""
     liveness: WorkerLiveness | None = None
     """The session lock saying this process is alive (a claim needs it); it stops the executions
     it guards and renames ``worker_id`` when it is lost."""

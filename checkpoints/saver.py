@@ -43,13 +43,13 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from psycopg import AsyncConnection
-from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from eawe.db.driver_cursor import driver_cursor
-from eawe.db.tenant_scope import TENANT_SETTING, current_scope
+from eawe.db.round_trip import scoped_round_trip
+from eawe.db.tenant_scope import current_scope
 
 if TYPE_CHECKING:
     from checkpoints.step_journal import StepJournal
@@ -89,7 +89,6 @@ class PooledPostgresSaver(AsyncPostgresSaver):
 WRITES_GRACE_SECONDS = 0.05
 """How long a finished task's writes wait for their step's checkpoint before committing alone."""
 
-_SET_SCOPE = "SELECT set_config(%s, %s, true)"
 _ENDS_STEP = frozenset({"__error__", "__interrupt__"})  # LangGraph's ERROR and INTERRUPT channels
 
 
@@ -238,35 +237,22 @@ class StepSaver(PooledPostgresSaver):
                 rows = await journal.take(session)
         elif journal is not None:
             rows = await journal.take()
-        scope = current_scope()
         async with self.conn.connection() as conn:  # type: ignore[union-attr, operator]
-            try:
-                async with conn.cursor() as guard, conn.cursor() as cur:
-                    with journal.refusals() if journal is not None else contextlib.nullcontext():
-                        # One round trip, one transaction: on this autocommit connection the
-                        # statements before the pipeline's Sync run in one implicit transaction
-                        # (committed at the Sync, all rolled back if one fails), without BEGIN or
-                        # COMMIT; the scope set with is_local lasts until then.
-                        async with conn.pipeline():
-                            if scope is not None:  # row-level security: the run's tenant
-                                await cur.execute(_SET_SCOPE, (TENANT_SETTING, scope), prepare=False)
-                            if journal is not None and rows is not None:
-                                await journal.send(guard, rows)  # aborts all when the lease is gone
-                            for entry in entries:
-                                await cur.executemany(entry.query, entry.params)
-                            if blobs:
-                                await cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, blobs)
-                            for before in rows_before:
-                                await cur.execute(self.UPSERT_CHECKPOINTS_SQL, before)
-                            if checkpoint_row is not None:
-                                await cur.execute(self.UPSERT_CHECKPOINTS_SQL, checkpoint_row)
-                    if journal is not None and rows is not None:
-                        await journal.settle(guard, rows)
-            except BaseException:
-                if conn.info.transaction_status != TransactionStatus.IDLE:
-                    with contextlib.suppress(Exception):  # a broken connection: the pool drops it
-                        await conn.rollback()
-                raise
+            async with conn.cursor() as guard, conn.cursor() as cur:
+                with journal.refusals() if journal is not None else contextlib.nullcontext():
+                    async with scoped_round_trip(conn, current_scope()):
+                        if journal is not None and rows is not None:
+                            await journal.send(guard, rows)  # aborts all when the lease is gone
+                        for entry in entries:
+                            await cur.executemany(entry.query, entry.params)
+                        if blobs:
+                            await cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, blobs)
+                        for before in rows_before:
+                            await cur.execute(self.UPSERT_CHECKPOINTS_SQL, before)
+                        if checkpoint_row is not None:
+                            await cur.execute(self.UPSERT_CHECKPOINTS_SQL, checkpoint_row)
+                if journal is not None and rows is not None:
+                    await journal.settle(guard, rows)
 
     async def aput(
         self,

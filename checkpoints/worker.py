@@ -54,18 +54,16 @@ class RunWorker:
     async def _claim(self, limit: int) -> list[ClaimedRun]:
         resources = self.engine.resources
         with system_scope():  # claims span every tenant
-            async with resources.database.transaction() as session:
-                return await claim_next_runs(
-                    session, owner=resources.worker_id, lease_seconds=resources.lease_seconds, limit=limit
-                )
+            return await claim_next_runs(
+                resources.pool, owner=resources.worker_id, lease_seconds=resources.lease_seconds, limit=limit
+            )
 
     async def _claim_one(self, run_id: str) -> ClaimedRun | None:
         resources = self.engine.resources
         with system_scope():  # claims span every tenant
-            async with resources.database.transaction() as session:
-                return await claim_run(
-                    session, run_id, owner=resources.worker_id, lease_seconds=resources.lease_seconds
-                )
+            return await claim_run(
+                resources.pool, run_id, owner=resources.worker_id, lease_seconds=resources.lease_seconds
+            )
 
     async def execute(self, run_id: str) -> RunStatus | None:
         """Claim ``run_id`` (if it is PENDING or its lease expired) and execute it until it settles.

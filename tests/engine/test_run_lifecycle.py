@@ -463,8 +463,10 @@ async def test_lease_expiry_recovery(engine: RunEngine, tenant_factory: Any) -> 
     run = await engine.start_run(t.tenant.id, workflow_id, {"question": "travel?"}, None)
     with worker_alive(engine.resources.database.conninfo, "dead-worker"):  # claims, then dies
         with system_scope():  # test setup/inspection as the operator
-            async with engine.resources.database.transaction() as session:
-                assert await claim_run(session, run.id, owner="dead-worker", lease_seconds=0.001) is not None
+            assert (
+                await claim_run(engine.resources.pool, run.id, owner="dead-worker", lease_seconds=0.001)
+                is not None
+            )
     assert (await load_run(engine, t.tenant.id, run.id)).status == RunStatus.RUNNING
     assert run.id in await engine.recover()
     recovered = await load_run(engine, t.tenant.id, run.id)

@@ -9,7 +9,8 @@ from typing import Any
 import psycopg
 
 from checkpoints import RunEngine
-from checkpoints.leases import release_run
+from checkpoints.leases import release_run, released
+from eawe.db.driver_cursor import driver_cursor
 from eawe.db.models import RunStatus, utcnow
 from eawe.db.repositories.run_outbox import StepRows
 from eawe.db.tenant_scope import tenant_scope
@@ -42,9 +43,9 @@ async def _release(engine: RunEngine, run: Any, owner: str) -> bool:
         ],
     )
     with tenant_scope(run.tenant_id):
-        async with engine.resources.database.transaction() as session:
-            return await release_run(
-                session,
+        async with engine.resources.database.transaction() as session, driver_cursor(session) as cursor:
+            await release_run(
+                cursor,
                 run.id,
                 owner=owner,
                 status=RunStatus.CANCELLED,
@@ -54,6 +55,7 @@ async def _release(engine: RunEngine, run: Any, owner: str) -> bool:
                 rows=rows,
                 set_error=False,
             )
+            return await released(cursor)
 
 
 async def test_releasing_a_cancelled_run_stores_its_last_rows_and_cancels_its_open_tasks(

@@ -84,8 +84,7 @@ async def test_a_step_whose_lease_was_taken_commits_nothing(
     resources = engine.resources
     worker_a = resources.worker_id  # alive: the engine holds its liveness lock
     with system_scope():  # test setup: worker A claims the run, then worker B takes it over
-        async with resources.database.transaction() as session:
-            claimed = await claim_run(session, run.id, owner=worker_a, lease_seconds=30)
+        claimed = await claim_run(resources.pool, run.id, owner=worker_a, lease_seconds=30)
         assert claimed is not None
         async with resources.database.transaction() as session:
             await session.execute(

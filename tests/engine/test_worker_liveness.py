@@ -68,8 +68,10 @@ async def test_a_worker_that_loses_its_liveness_stops_and_another_takes_over_at_
 
         # While the first worker lives, its run (60 s lease) is not claimable.
         with system_scope():  # test setup/inspection as the operator
-            async with second.resources.database.transaction() as session:
-                assert await claim_run(session, run.id, owner="liveness-second", lease_seconds=60) is None
+            assert (
+                await claim_run(second.resources.pool, run.id, owner="liveness-second", lease_seconds=60)
+                is None
+            )
 
         # Its liveness session ends (as when PostgreSQL drops the connection) while it executes.
         liveness = first.resources.liveness

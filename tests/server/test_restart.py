@@ -139,10 +139,9 @@ async def test_run_of_a_dead_worker_resumes_from_its_checkpoint(
         # A worker claims the run, executes its first node (checkpointed), then dies without a word.
         with worker_alive(database.conninfo, "worker-that-dies"):  # claims, then its lock dies
             with system_scope():  # test setup/inspection as the operator
-                async with database.transaction() as session:
-                    claimed = await claim_run(
-                        session, run["id"], owner="worker-that-dies", lease_seconds=LEASE_SECONDS
-                    )
+                claimed = await claim_run(
+                    resources.pool, run["id"], owner="worker-that-dies", lease_seconds=LEASE_SECONDS
+                )
         assert claimed is not None
         # The worker's own graph, context and config: the checkpoints carry the run id, so a later
         # execution knows the run already started and continues from its checkpoint.
