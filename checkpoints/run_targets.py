@@ -65,9 +65,12 @@ async def resolve_assistant(
     Raises:
         eawe.errors.NotFoundError: No such assistant or graph in the tenant.
     """
-    if key in resources.code_graphs:
-        await ensure_code_graph_assistants(resources, session, tenant_id)
     row = await assistant_repo.find_assistant(session, tenant_id, key)
+    if key in resources.code_graphs and (
+        row is None or (row.id != key and (row.metadata_ or {}).get("created_by") != "system")
+    ):  # the graph's default assistant is not there yet (a new tenant): create the defaults
+        await ensure_code_graph_assistants(resources, session, tenant_id)
+        row = await assistant_repo.find_assistant(session, tenant_id, key)
     if row is None:
         raise NotFoundError("assistant", key)
     return row

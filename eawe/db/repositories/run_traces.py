@@ -1,9 +1,10 @@
 """The trace context a run was created in, so the worker's spans continue the creator's trace.
 
-The row is written by a SQLAlchemy ``after_insert`` hook on ``WorkflowRun`` (:func:`install`),
-whenever a run is created inside a valid span — so every path that creates runs (REST,
-Agent-Protocol, MCP, CLI) is covered without each one knowing about tracing. Nothing is written
-while tracing is off.
+The row is written whenever a run is created inside a valid span: by the statement that queues a
+run (``eawe.db.repositories.runs.insert_queued_run``, which every path creating runs goes
+through: REST, Agent-Protocol, MCP, CLI), and by a SQLAlchemy ``after_insert`` hook on
+``WorkflowRun`` (:func:`install`) for a run inserted through the ORM. Nothing is written while
+tracing is off.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from eawe.db.driver_cursor import driver_cursor
 from eawe.db.models import AgentThread, AuditLog, RunStatus, WorkflowRun
 from eawe.db.pagination import Page, paginate
 from eawe.errors import NotFoundError
+from eawe.telemetry.tracing import current_carrier
 
 __all__ = ["get_run", "insert_queued_run", "list_run_audit", "list_runs", "run_public"]
 
@@ -112,6 +113,11 @@ _QUEUE_SQL = """WITH {thread}run AS (
 )
 SELECT {notify}"""
 
+# The trace context of the request creating the run (``eawe.db.repositories.run_traces``): a
+# statement of its own, after the run's, whose row its row-level security policy must see.
+_TRACE_INSERT = """INSERT INTO "RunTraceContext" ("workflowRunId", traceparent, tracestate)
+VALUES (%s, %s, %s)"""
+
 _strict = partial(json.dumps, separators=(",", ":"))
 _lenient = partial(json.dumps, default=str, separators=(",", ":"))
 
@@ -132,7 +138,8 @@ async def insert_queued_run(
     """Insert a new run (every column set on ``run``), its ``audit`` entry and its outbox row at
     ``run.event_seq`` (``first_part``: event name, data), with ``thread`` first when it is new
     too, and send ``notices`` ((channel, payload), on commit): one statement in the session's
-    transaction. The row objects are not added to the session."""
+    transaction (and a second with the creating span's trace context, when there is one). The
+    row objects are not added to the session."""
     params: dict[str, Any] = {
         "id": run.id,
         "workflow": run.workflow_definition_id,
@@ -177,5 +184,10 @@ async def insert_queued_run(
     query = _QUEUE_SQL.format(
         thread=_THREAD_INSERT if thread is not None else "", notify=", ".join(notify) or "1"
     )
+    carrier = current_carrier()
     async with driver_cursor(session) as cursor:
         await cursor.execute(query, params)
+        if carrier.get("traceparent"):
+            await cursor.execute(
+                _TRACE_INSERT, (run.id, carrier["traceparent"], carrier.get("tracestate", ""))
+            )
