@@ -381,7 +381,7 @@ class _Execution:
                             self._node_finished(node_id, update)
                 elif self.stream.due:  # token streams while a node runs: the parts only
                     async with self.r.database.transaction() as session:
-                        await self.journal.write(session, parts_only=True)
+                        await self.journal.write_parts(session)
                     self.journal.committed()
 
         consumer = asyncio.create_task(consume())

@@ -9,7 +9,8 @@ that numbers the step's outbox rows: one commit per super-step, and a crash eith
 with all its records or neither.
 
 Items gathered after the last checkpoint of an execution (an error, an interrupt, the outcome)
-are written by the engine's closing transaction through :meth:`StepJournal.write`, the same way.
+are written by the statement that releases the run (:meth:`StepJournal.take_all`,
+``checkpoints.leases.release_run``).
 """
 
 from __future__ import annotations
@@ -162,24 +163,20 @@ class StepJournal:
         if guard.cancel_requested and self.owner is not None:
             self.cancel.set()
 
-    async def write(self, session: AsyncSession, *, parts_only: bool = False) -> None:
-        """Write everything gathered, in the caller's transaction, guarded by the lease.
-
-        With ``parts_only`` just the stream parts and events (token streams between steps): the
-        audit entries and usage rows wait for the step they belong to.
+    async def write_parts(self, session: AsyncSession) -> None:
+        """Write the stream parts and events gathered (token streams between steps), in the
+        caller's transaction, guarded by the lease: the audit entries and usage rows wait for
+        the step they belong to.
 
         Raises:
             LeaseLostError: The lease is gone (``lost`` is set; the caller must roll back).
         """
-        if parts_only:
-            held = self._audit, self._usage
-            self._audit, self._usage = [], []
-            try:
-                rows = await self.take(session)
-            finally:
-                self._audit, self._usage = held
-        else:
+        held = self._audit, self._usage
+        self._audit, self._usage = [], []
+        try:
             rows = await self.take(session)
+        finally:
+            self._audit, self._usage = held
         if rows is None:
             return
         async with driver_cursor(session) as cursor:
@@ -188,6 +185,7 @@ class StepJournal:
             await self.settle(cursor, rows)
 
     def committed(self) -> None:
-        """The transaction that ran :meth:`write` committed."""
+        """The transaction that stored what was taken (a step, :meth:`write_parts`, the release)
+        committed."""
         if self._committed is not None:
             self._committed()

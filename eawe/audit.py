@@ -20,11 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from eawe.db.ids import new_id
@@ -35,7 +33,6 @@ __all__ = [
     "GENESIS_HASH",
     "ActorType",
     "append_audit",
-    "append_audit_entries",
     "audit_row",
     "canonical_entry",
     "entry_leaf_hash",
@@ -170,41 +167,3 @@ async def append_audit(
     session.add(row)
     await session.flush()
     return row
-
-
-class AuditEntry(TypedDict, total=False):
-    """An entry for :func:`append_audit_entries` (``tenant_id`` and ``action`` required)."""
-
-    tenant_id: str
-    action: str
-    actor_type: str
-    actor_id: str | None
-    workflow_run_id: str | None
-    details: dict[str, Any] | None
-
-
-async def append_audit_entries(session: AsyncSession, entries: Sequence[AuditEntry]) -> None:
-    """Append several entries in the caller's transaction with one INSERT (a step's entries).
-
-    The same rules as :func:`append_audit`: secret-looking keys redacted, no lock, sealed later.
-    """
-    if not entries:
-        return
-    moment = _ms(utcnow())
-    rows = []
-    for entry in entries:
-        details = entry.get("details")
-        clean = json.loads(json.dumps(redact(details), default=str)) if details is not None else None
-        rows.append(
-            {
-                "id": new_id(),
-                "tenant_id": entry["tenant_id"],
-                "workflow_run_id": entry.get("workflow_run_id"),
-                "actor_id": entry.get("actor_id"),
-                "actor_type": entry.get("actor_type", ActorType.SYSTEM),
-                "action": entry["action"],
-                "details": clean,
-                "timestamp": moment,
-            }
-        )
-    await session.execute(insert(AuditLog), rows)
